@@ -1,0 +1,74 @@
+"""The exception tree of digitorn_notify.
+
+Every error the library raises on purpose derives from :class:`NotifyError`::
+
+    NotifyError
+    ├── ConfigError            a config field is missing, unknown or invalid (names the path)
+    ├── ExpressionError        a threshold expression does not compile (names the column)
+    ├── TimeExpressionError    a time expression is not understood (lists the accepted forms)
+    ├── DeliveryError          a delivery could not even be attempted
+    │   └── ChannelNotFoundError   no channel instance or type by that name
+    └── StoreError             a storage backend failed or holds data it cannot read
+
+Errors never carry a resolved secret: messages are built from config paths and
+redacted values, not from the values themselves.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelNotFoundError",
+    "ConfigError",
+    "DeliveryError",
+    "ExpressionError",
+    "NotifyError",
+    "StoreError",
+    "TimeExpressionError",
+]
+
+
+class NotifyError(Exception):
+    """Base class of every error raised by digitorn_notify."""
+
+
+class ConfigError(NotifyError, ValueError):
+    """A configuration value is missing, unknown or invalid.
+
+    ``path`` names where, in the dotted form of the app config
+    (``channels.slack_alerts.config.url``); ``reason`` says what was wrong.
+    """
+
+    def __init__(self, reason: str, *, path: str = "") -> None:
+        self.reason = reason
+        self.path = path
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+    def with_prefix(self, prefix: str) -> ConfigError:
+        """Return the same error with ``prefix`` prepended to its path."""
+        path = f"{prefix}.{self.path}" if self.path else prefix
+        return ConfigError(self.reason, path=path)
+
+
+class ExpressionError(NotifyError, ValueError):
+    """A threshold expression is invalid; ``column`` is 1-based, or 0 when not positional."""
+
+    def __init__(self, message: str, *, column: int = 0, text: str = "") -> None:
+        self.column = column
+        self.text = text
+        super().__init__(message)
+
+
+class TimeExpressionError(NotifyError, ValueError):
+    """A time expression could not be understood; the message lists the accepted forms."""
+
+
+class DeliveryError(NotifyError):
+    """A delivery could not be attempted at all (as opposed to a failed ``DeliveryResult``)."""
+
+
+class ChannelNotFoundError(DeliveryError, LookupError):
+    """No channel instance or channel type is known under the given name."""
+
+
+class StoreError(NotifyError):
+    """A storage backend failed, or holds data this version cannot read."""
