@@ -6,7 +6,22 @@ inside the host's event loop through anyio (asyncio or trio).
 """
 
 from digitorn_notify._version import __version__
+from digitorn_notify.channels import (
+    ENTRY_POINT_GROUP,
+    BaseOutputChannel,
+    ChannelRegistry,
+    ConfigSchema,
+    HealthTracker,
+    LLMNotificationChannel,
+    LogChannel,
+    Notification,
+    RecipientContext,
+    Subscription,
+    UserResolver,
+    UserResolverFactory,
+)
 from digitorn_notify.clock import Clock, FakeClock, SystemClock
+from digitorn_notify.config import AppConfig, ChannelConfig, UserResolverConfig
 from digitorn_notify.errors import (
     ChannelNotFoundError,
     ConfigError,
@@ -16,17 +31,73 @@ from digitorn_notify.errors import (
     StoreError,
     TimeExpressionError,
 )
+from digitorn_notify.payload import (
+    ChannelCapabilities,
+    ChannelHealth,
+    ChannelPayload,
+    DeliveryResult,
+    HealthStatus,
+    PayloadAttachment,
+    Priority,
+)
+from digitorn_notify.retry import RetryPolicy
+from digitorn_notify.secrets import EnvSecretProvider, Redactor, Secret, SecretProvider
+from digitorn_notify.storage import (
+    BufferedNotification,
+    JobRecord,
+    JobStore,
+    MemoryStore,
+    NotificationBuffer,
+    SQLiteStore,
+    WatcherRecord,
+    WatcherStore,
+)
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
+    "AppConfig",
+    "BaseOutputChannel",
+    "BufferedNotification",
+    "ChannelCapabilities",
+    "ChannelConfig",
+    "ChannelHealth",
     "ChannelNotFoundError",
+    "ChannelPayload",
+    "ChannelRegistry",
     "Clock",
     "ConfigError",
+    "ConfigSchema",
     "DeliveryError",
+    "DeliveryResult",
+    "EnvSecretProvider",
     "ExpressionError",
     "FakeClock",
+    "HealthStatus",
+    "HealthTracker",
+    "JobRecord",
+    "JobStore",
+    "LLMNotificationChannel",
+    "LogChannel",
+    "MemoryStore",
+    "Notification",
+    "NotificationBuffer",
     "NotifyError",
+    "PayloadAttachment",
+    "Priority",
+    "RecipientContext",
+    "Redactor",
+    "RetryPolicy",
+    "SQLiteStore",
+    "Secret",
+    "SecretProvider",
     "StoreError",
+    "Subscription",
     "SystemClock",
     "TimeExpressionError",
+    "UserResolver",
+    "UserResolverConfig",
+    "UserResolverFactory",
+    "WatcherRecord",
+    "WatcherStore",
     "__version__",
 ]

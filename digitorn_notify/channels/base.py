@@ -1,0 +1,172 @@
+"""``BaseOutputChannel``: the contract every channel implements.
+
+A channel subclass sets ``CHANNEL_ID``, ``CHANNEL_NAME``, ``CHANNEL_VERSION`` (and
+``CHANNEL_DESCRIPTION``) and implements ``deliver(app_id, payload, config)``; every
+other member has a working default. The registry creates one instance per channel
+block of an app, with the resolved block in :attr:`BaseOutputChannel.channel_config`.
+"""
+
+from __future__ import annotations
+
+import abc
+import html
+from collections.abc import Awaitable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from digitorn_notify.channels.health import HealthTracker
+from digitorn_notify.errors import ConfigError
+from digitorn_notify.payload import (
+    ChannelCapabilities,
+    ChannelHealth,
+    ChannelPayload,
+    DeliveryResult,
+)
+from digitorn_notify.retry import RetryPolicy
+
+__all__ = ["BaseOutputChannel", "ConfigSchema", "RecipientContext"]
+
+#: ``{"required": {field: description}, "optional": {field: description}}``
+ConfigSchema = Mapping[str, Mapping[str, str]]
+
+
+@attrs.frozen
+class RecipientContext:
+    """What a channel may use to find the recipient of one delivery."""
+
+    app_id: str
+    channel_name: str
+    session_id: str | None
+    output_config: dict[str, Any]
+    payload: ChannelPayload
+
+
+class BaseOutputChannel(abc.ABC):
+    """Base class of every output channel (built-in or plugin)."""
+
+    CHANNEL_ID: ClassVar[str] = ""
+    CHANNEL_NAME: ClassVar[str] = ""
+    CHANNEL_VERSION: ClassVar[str] = "0.0.0"
+    CHANNEL_DESCRIPTION: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        channel_config: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        app_id: str | None = None,
+    ) -> None:
+        #: The instance's resolved config block (secrets are :class:`Secret` strings).
+        self.channel_config: dict[str, Any] = dict(channel_config or {})
+        #: The instance name in its app (``slack_alerts``); the type id when implicit.
+        self.name: str = name or self.CHANNEL_ID
+        self.app_id: str | None = app_id
+        self._health = HealthTracker()
+
+    # -- required --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def deliver(
+        self, app_id: str, payload: ChannelPayload, config: dict[str, Any]
+    ) -> DeliveryResult:
+        """Deliver ``payload``; ``config`` is the per-delivery config (overrides).
+
+        Return a :class:`DeliveryResult`; a transient failure sets ``retryable`` (and
+        ``retry_after`` when the destination said how long to wait). An exception
+        raised here becomes a failed result in the registry.
+        """
+
+    # -- optional, with defaults ------------------------------------------------------
+
+    def capabilities(self) -> ChannelCapabilities:
+        """What this channel can render; plain text only by default."""
+        return ChannelCapabilities()
+
+    def config_schema(self) -> ConfigSchema:
+        """Required and optional fields of the channel's config block."""
+        return {}
+
+    def per_delivery_config_schema(self) -> ConfigSchema:
+        """Fields a job, watcher or caller may set per delivery (``output_config``)."""
+        return {}
+
+    def validate_config(self) -> Awaitable[None] | None:
+        """Check ``channel_config`` against :meth:`config_schema`.
+
+        Raises :class:`ConfigError` whose ``path`` is the field name; the registry
+        prefixes it with ``channels.<name>.config``. Subclasses may extend this (and
+        may make it ``async`` for checks that need I/O), calling ``super()`` first.
+        """
+        schema = self.config_schema()
+        required = schema.get("required", {})
+        optional = schema.get("optional", {})
+        for field, description in required.items():
+            value = self.channel_config.get(field)
+            if value is None or value == "":
+                raise ConfigError(f"missing required field ({description})", path=field)
+        if required or optional:
+            known = set(required) | set(optional)
+            for field in self.channel_config:
+                if field not in known:
+                    accepted = ", ".join(sorted(known))
+                    raise ConfigError(f"unknown field (accepted: {accepted})", path=field)
+        return None
+
+    async def on_start(self) -> None:
+        """Open connections, pools or tokens; called when the app is deployed."""
+
+    async def on_stop(self) -> None:
+        """Close what :meth:`on_start` opened; called when the app is undeployed."""
+
+    async def health_check(self) -> ChannelHealth:
+        """Current health; by default the registry's record of recent deliveries."""
+        return self._health.snapshot()
+
+    def retry_policy(self) -> RetryPolicy:
+        """How failed, retryable deliveries are retried: 3 retries, 1 s to 60 s."""
+        return RetryPolicy()
+
+    def format_text(self, payload: ChannelPayload) -> str:
+        """Plain text: ``[title] message`` followed by ``#tags``."""
+        text = f"[{payload.title}] {payload.message}" if payload.title else payload.message
+        if payload.tags:
+            text = f"{text} {' '.join('#' + tag for tag in payload.tags)}"
+        return text
+
+    def format_rich(self, payload: ChannelPayload) -> str:
+        """``rich_message`` when given, else an escaped HTML rendering of the payload."""
+        if payload.rich_message:
+            return payload.rich_message
+        parts = []
+        if payload.title:
+            parts.append(f"<b>{html.escape(payload.title)}</b>")
+        parts.append(html.escape(payload.message).replace("\n", "<br>"))
+        if payload.tags:
+            parts.append(" ".join(f"<i>#{html.escape(tag)}</i>" for tag in payload.tags))
+        return "<br>".join(parts)
+
+    async def resolve_recipient(self, context: RecipientContext) -> dict[str, Any]:
+        """Per-delivery config for ``context``; explicit ``output_config`` must win.
+
+        The default returns ``context.output_config`` unchanged. Override it to look
+        the recipient up from ``context.session_id``; a YAML ``user_resolver`` on the
+        channel, when configured, takes precedence over this method.
+        """
+        return context.output_config
+
+    # -- health bookkeeping (called by the registry) --------------------------------------
+
+    def _record_success(self, latency_ms: float, now: datetime) -> None:
+        self._health.record_success(latency_ms, now)
+
+    def _record_failure(self, error: str | None, latency_ms: float, now: datetime) -> None:
+        self._health.record_failure(error, latency_ms, now)
+
+    def __repr__(self) -> str:
+        # channel_config holds Secret strings, whose repr is masked.
+        return (
+            f"<{type(self).__name__} name={self.name!r} type={self.CHANNEL_ID!r} "
+            f"app={self.app_id!r} config={self.channel_config!r}>"
+        )

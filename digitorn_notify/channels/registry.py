@@ -1,0 +1,626 @@
+"""``ChannelRegistry``: channel types, per-app instances, and the delivery flow.
+
+``deliver(name, app_id, payload, config, session_id=...)``:
+
+1. find the instance ``name`` in the app; else a registered type id usable without
+   config; else fall back to ``llm_notification`` (the result's metadata says so);
+2. structure a ``dict`` (or ``str``) payload into :class:`ChannelPayload`; a bad payload
+   is a failed :class:`DeliveryResult`, never an exception;
+3. resolve the recipient: the channel's ``user_resolver`` if configured, else the
+   channel's ``resolve_recipient``; explicit per-delivery config wins; a resolver
+   failure logs a warning and delivery goes on with the explicit config;
+4. call ``deliver()`` under a timeout; an exception becomes a failed result;
+5. retry while the result is ``retryable``, per the channel's :class:`RetryPolicy`,
+   honouring the ``retry_after`` the channel reports, never past ``backoff_max``;
+6. record health for each attempt;
+7. after the last failure, hand the payload to the instance's ``fallback`` channel;
+8. return a :class:`DeliveryResult` whose ``error`` holds no secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+import anyio
+import attrs
+import cattrs
+
+from digitorn_notify._convert import converter, describe_structure_error
+from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
+from digitorn_notify.channels.builtin.llm_notification import (
+    LLMNotificationChannel,
+    NotificationHub,
+    Subscription,
+)
+from digitorn_notify.channels.builtin.log import LogChannel
+from digitorn_notify.clock import Clock, SystemClock
+from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
+from digitorn_notify.errors import ChannelNotFoundError, ConfigError
+from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
+from digitorn_notify.secrets import Redactor, SecretProvider, as_secret_provider
+from digitorn_notify.storage.memory import MemoryStore
+from digitorn_notify.storage.protocols import NotificationBuffer
+from digitorn_notify.templates import VariableResolver
+
+__all__ = ["ENTRY_POINT_GROUP", "ChannelRegistry", "UserResolver", "UserResolverFactory"]
+
+logger = logging.getLogger("digitorn_notify.channels")
+
+ENTRY_POINT_GROUP = "digitorn.channels"
+FALLBACK_CHANNEL = LLMNotificationChannel.CHANNEL_ID
+_MAX_FALLBACK_HOPS = 3
+_RETRYABLE_EXCEPTIONS = (OSError, TimeoutError, ConnectionError)
+
+PayloadInput = ChannelPayload | Mapping[str, Any] | str
+
+
+class UserResolver(Protocol):
+    """Looks up per-delivery config (an address) for a session."""
+
+    async def resolve(self, context: RecipientContext) -> Mapping[str, Any]:
+        """Resolved fields; the registry merges explicit ``output_config`` over them."""
+        ...
+
+
+#: Builds the resolver of one channel instance from its ``user_resolver:`` block.
+UserResolverFactory = Callable[[UserResolverConfig, BaseOutputChannel], UserResolver]
+
+
+@attrs.define(eq=False)
+class _Instance:
+    """A deployed channel with what the delivery loop needs precomputed."""
+
+    channel: BaseOutputChannel
+    fallback: str | None
+    timeout: float
+    resolver: UserResolver | None
+    custom_resolve: bool
+    implicit: bool = False
+
+
+@attrs.define(eq=False)
+class _App:
+    app_id: str
+    instances: dict[str, _Instance] = attrs.field(factory=dict)
+    redactor: Redactor = attrs.field(factory=Redactor)
+
+
+class ChannelRegistry:
+    """Channel types, per-app instances, and delivery with retry, health and fallback.
+
+    Use it as an async context manager (``async with ChannelRegistry() as registry``)
+    or call :meth:`aclose` so every deployed instance gets its ``on_stop``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        buffer: NotificationBuffer | None = None,
+        secrets: SecretProvider | Callable[[str], str | None] | None = None,
+        load_plugins: bool = True,
+        delivery_timeout: float = 30.0,
+        user_resolver_factory: UserResolverFactory | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.hub = NotificationHub(buffer if buffer is not None else MemoryStore(), self.clock)
+        self.delivery_timeout = delivery_timeout
+        self._secrets = as_secret_provider(secrets)
+        self._resolver_factory = user_resolver_factory
+        self._types: dict[str, type[BaseOutputChannel]] = {}
+        self._apps: dict[str, _App] = {}
+        self.register_type(LLMNotificationChannel)
+        self.register_type(LogChannel)
+        if load_plugins:
+            self.load_plugins()
+
+    async def __aenter__(self) -> ChannelRegistry:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Undeploy every app (each instance's ``on_stop`` runs)."""
+        for app_id in list(self._apps):
+            await self.undeploy_app(app_id)
+
+    # -- types ---------------------------------------------------------------------------
+
+    def register_type(
+        self, channel_type: type[BaseOutputChannel], *, replace: bool = False
+    ) -> None:
+        """Make ``channel_type`` available under its ``CHANNEL_ID``."""
+        type_id = getattr(channel_type, "CHANNEL_ID", "")
+        if not isinstance(channel_type, type) or not issubclass(channel_type, BaseOutputChannel):
+            raise TypeError(f"{channel_type!r} is not a BaseOutputChannel subclass")
+        if not type_id:
+            raise ValueError(f"{channel_type.__name__} has no CHANNEL_ID")
+        if type_id in self._types and not replace and self._types[type_id] is not channel_type:
+            raise ValueError(
+                f"channel type {type_id!r} is already registered by "
+                f"{self._types[type_id].__module__}.{self._types[type_id].__qualname__}"
+            )
+        self._types[type_id] = channel_type
+
+    def load_plugins(self) -> list[str]:
+        """Register the channel types of the ``digitorn.channels`` entry-point group.
+
+        A plugin that fails to load is logged and skipped; built-ins are never replaced.
+        Returns the type ids registered.
+        """
+        loaded = []
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                channel_type = entry.load()
+                if channel_type.CHANNEL_ID in (FALLBACK_CHANNEL, LogChannel.CHANNEL_ID):
+                    raise ValueError(f"cannot replace built-in {channel_type.CHANNEL_ID!r}")
+                self.register_type(channel_type, replace=True)
+            except Exception as exc:
+                logger.warning(
+                    "channel plugin %s (%s) failed to load: %s", entry.name, entry.value, exc
+                )
+                continue
+            if entry.name != channel_type.CHANNEL_ID:
+                logger.info(
+                    "channel plugin %s registers type id %s", entry.name, channel_type.CHANNEL_ID
+                )
+            loaded.append(channel_type.CHANNEL_ID)
+        return loaded
+
+    @property
+    def types(self) -> Mapping[str, type[BaseOutputChannel]]:
+        """Registered channel types by id."""
+        return dict(self._types)
+
+    # -- apps ----------------------------------------------------------------------------
+
+    def _new_channel(
+        self,
+        channel_type: type[BaseOutputChannel],
+        config: Mapping[str, Any],
+        name: str,
+        app_id: str,
+    ) -> BaseOutputChannel:
+        if channel_type is LLMNotificationChannel:
+            return LLMNotificationChannel(config, name=name, app_id=app_id, hub=self.hub)
+        return channel_type(config, name=name, app_id=app_id)
+
+    def _app(self, app_id: str) -> _App:
+        app = self._apps.get(app_id)
+        if app is None:
+            app = self._apps[app_id] = _App(app_id)
+            self._add_implicit(app, FALLBACK_CHANNEL)
+        return app
+
+    def _add_implicit(self, app: _App, type_id: str) -> _Instance:
+        channel = self._new_channel(self._types[type_id], {}, type_id, app.app_id)
+        instance = _Instance(
+            channel=channel,
+            fallback=None if type_id == FALLBACK_CHANNEL else FALLBACK_CHANNEL,
+            timeout=self.delivery_timeout,
+            resolver=None,
+            custom_resolve=_overrides_resolve(channel),
+            implicit=True,
+        )
+        app.instances[type_id] = instance
+        return instance
+
+    async def deploy_app(
+        self,
+        app_id: str,
+        channels: Mapping[str, Any] | None = None,
+        *,
+        variables: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Create the app's channel instances from a ``channels:`` mapping.
+
+        Variables and secrets are resolved, each instance's config is validated, then
+        every ``on_start`` runs. Any error is a :class:`ConfigError` naming the path,
+        and nothing stays deployed. Deploying an app again replaces its instances.
+        Returns the instance names.
+        """
+        parsed = parse_channels(channels)
+        resolver = VariableResolver(variables=variables, secrets=self._secrets)
+        app = _App(app_id)
+        app.redactor.add(*resolver.secret_values)
+        self._add_implicit(app, FALLBACK_CHANNEL)
+        for name, block in parsed.items():
+            app.instances[name] = self._build_instance(app, name, block, resolver)
+        app.redactor.add(*resolver.secret_values)
+        for name, block in parsed.items():
+            await self._validate(app, name, block)
+
+        if app_id in self._apps:
+            await self.undeploy_app(app_id)
+        started: list[_Instance] = []
+        try:
+            for name in parsed:
+                instance = app.instances[name]
+                try:
+                    await instance.channel.on_start()
+                except Exception as exc:
+                    reason = app.redactor.redact(f"on_start failed: {type(exc).__name__}: {exc}")
+                    raise ConfigError(reason, path=f"channels.{name}") from None
+                started.append(instance)
+        except BaseException:
+            for instance in reversed(started):
+                await _stop(instance, app.redactor)
+            raise
+        self._apps[app_id] = app
+        return list(parsed)
+
+    def _build_instance(
+        self, app: _App, name: str, block: ChannelConfig, resolver: VariableResolver
+    ) -> _Instance:
+        path = f"channels.{name}"
+        channel_type = self._types.get(block.type)
+        if channel_type is None:
+            known = ", ".join(sorted(self._types))
+            raise ConfigError(
+                f"unknown channel type {block.type!r} (known: {known})", path=f"{path}.type"
+            )
+        config = resolver.resolve(block.config, f"{path}.config")
+        channel = self._new_channel(channel_type, config, name, app.app_id)
+        user_resolver = None
+        if block.user_resolver is not None:
+            if self._resolver_factory is None:
+                raise ConfigError(
+                    "user_resolver needs a resolver factory: pass user_resolver_factory= "
+                    "to ChannelRegistry (the runtime does this when given an ActionInvoker)",
+                    path=f"{path}.user_resolver",
+                )
+            params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
+            user_resolver = self._resolver_factory(
+                attrs.evolve(block.user_resolver, params=params), channel
+            )
+        if block.fallback is not None and block.fallback == name:
+            raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
+        return _Instance(
+            channel=channel,
+            fallback=None if name == FALLBACK_CHANNEL else block.fallback,
+            timeout=block.delivery_timeout or self.delivery_timeout,
+            resolver=user_resolver,
+            custom_resolve=_overrides_resolve(channel),
+        )
+
+    async def _validate(self, app: _App, name: str, block: ChannelConfig) -> None:
+        instance = app.instances[name]
+        path = f"channels.{name}.config"
+        try:
+            outcome = instance.channel.validate_config()
+            if isinstance(outcome, Awaitable):
+                await outcome
+        except ConfigError as exc:
+            raise ConfigError(
+                app.redactor.redact(exc.reason), path=f"{path}.{exc.path}" if exc.path else path
+            ) from None
+        except Exception as exc:
+            raise ConfigError(app.redactor.redact(f"invalid config: {exc}"), path=path) from None
+        if (
+            block.fallback is not None
+            and block.fallback not in app.instances
+            and block.fallback not in self._types
+        ):
+            raise ConfigError(
+                f"unknown fallback channel {block.fallback!r}", path=f"channels.{name}.fallback"
+            )
+
+    async def undeploy_app(self, app_id: str) -> None:
+        """Stop (``on_stop``) and forget the app's instances; unknown apps are ignored."""
+        app = self._apps.pop(app_id, None)
+        if app is None:
+            return
+        for instance in app.instances.values():
+            await _stop(instance, app.redactor)
+
+    def instances(self, app_id: str) -> Mapping[str, BaseOutputChannel]:
+        """The app's channel instances by name (``llm_notification`` included)."""
+        app = self._apps.get(app_id)
+        return {} if app is None else {n: i.channel for n, i in app.instances.items()}
+
+    # -- delivery -------------------------------------------------------------------------
+
+    async def _lookup(self, app: _App, name: str) -> tuple[_Instance, str | None]:
+        instance = app.instances.get(name)
+        if instance is not None:
+            return instance, None
+        if name not in self._types:
+            return app.instances[FALLBACK_CHANNEL], f"unknown channel {name!r}"
+        # A type id used directly gets an instance with an empty config, if it needs none.
+        try:
+            instance = self._add_implicit(app, name)
+            if instance.channel.config_schema().get("required"):
+                reason = f"channel type {name!r} needs config: deploy an instance of it"
+            else:
+                await instance.channel.on_start()
+                return instance, None
+        except Exception as exc:
+            reason = app.redactor.redact(f"channel type {name!r} cannot run without config: {exc}")
+        app.instances.pop(name, None)
+        return app.instances[FALLBACK_CHANNEL], reason
+
+    async def deliver(
+        self,
+        name: str,
+        app_id: str,
+        payload: PayloadInput,
+        config: Mapping[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> DeliveryResult:
+        """Deliver ``payload`` through channel ``name`` of ``app_id`` (see the module doc)."""
+        app = self._app(app_id)
+        instance, missing = await self._lookup(app, name)
+        if not isinstance(payload, ChannelPayload):
+            coerced = _coerce_payload(payload, name)
+            if isinstance(coerced, DeliveryResult):
+                return coerced
+            payload = coerced
+        result = await self._deliver(app, instance, payload, config, session_id, 0)
+        if missing is not None:
+            logger.warning(
+                "%s; delivered through %s", missing, FALLBACK_CHANNEL, extra={"app_id": app_id}
+            )
+            result = attrs.evolve(
+                result,
+                metadata={**result.metadata, "fallback_reason": missing, "requested_channel": name},
+            )
+        return result
+
+    async def _deliver(
+        self,
+        app: _App,
+        instance: _Instance,
+        payload: ChannelPayload,
+        config: Mapping[str, Any] | None,
+        session_id: str | None,
+        hops: int,
+    ) -> DeliveryResult:
+        channel = instance.channel
+        output_config = dict(config) if config else {}
+        if instance.resolver is not None or instance.custom_resolve:
+            output_config = await self._resolve(app, instance, payload, output_config, session_id)
+        policy = channel.retry_policy()
+        clock = self.clock
+        attempt = 0
+        while True:
+            started = clock.monotonic()
+            result = await self._attempt(app, instance, payload, output_config)
+            latency_ms = (clock.monotonic() - started) * 1000.0
+            if result.success:
+                channel._record_success(latency_ms, clock.now())
+                break
+            channel._record_failure(result.error, latency_ms, clock.now())
+            if not result.retryable or attempt >= policy.max_retries:
+                break
+            attempt += 1
+            delay = policy.delay(attempt, retry_after=result.retry_after)
+            logger.info(
+                "delivery through %s failed (%s); retry %d/%d in %.2fs",
+                channel.name,
+                result.error,
+                attempt,
+                policy.max_retries,
+                delay,
+                extra={"app_id": app.app_id, "channel": channel.name},
+            )
+            await clock.sleep(delay)
+        if attempt:
+            result = attrs.evolve(result, metadata={**result.metadata, "attempts": attempt + 1})
+        if not result.success and instance.fallback is not None and hops < _MAX_FALLBACK_HOPS:
+            result = await self._fall_back(app, instance, payload, result, session_id, hops)
+        return result
+
+    async def _attempt(
+        self, app: _App, instance: _Instance, payload: ChannelPayload, config: dict[str, Any]
+    ) -> DeliveryResult:
+        channel = instance.channel
+        try:
+            with anyio.fail_after(instance.timeout):
+                # Typed as object: plugins are untyped and may return anything.
+                result: object = await channel.deliver(app.app_id, payload, config)
+        except TimeoutError:
+            return DeliveryResult(
+                success=False,
+                channel_id=channel.CHANNEL_ID,
+                error=f"delivery timed out after {instance.timeout:g}s",
+                retryable=True,
+            )
+        except Exception as exc:
+            logger.warning(
+                "channel %s raised %s",
+                channel.name,
+                type(exc).__name__,
+                extra={"app_id": app.app_id, "channel": channel.name},
+            )
+            return DeliveryResult(
+                success=False,
+                channel_id=channel.CHANNEL_ID,
+                error=app.redactor.redact(f"{type(exc).__name__}: {exc}"),
+                retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
+            )
+        if not isinstance(result, DeliveryResult):
+            return DeliveryResult(
+                success=False,
+                channel_id=channel.CHANNEL_ID,
+                error=f"channel returned {type(result).__name__}, not a DeliveryResult",
+            )
+        if result.error is not None and app.redactor:
+            result = attrs.evolve(result, error=app.redactor.redact(result.error))
+        return result
+
+    async def _resolve(
+        self,
+        app: _App,
+        instance: _Instance,
+        payload: ChannelPayload,
+        explicit: dict[str, Any],
+        session_id: str | None,
+    ) -> dict[str, Any]:
+        context = RecipientContext(
+            app_id=app.app_id,
+            channel_name=instance.channel.name,
+            session_id=session_id,
+            output_config=explicit,
+            payload=payload,
+        )
+        try:
+            if instance.resolver is not None:
+                resolved = await instance.resolver.resolve(context)
+                return {**resolved, **explicit}
+            return dict(await instance.channel.resolve_recipient(context))
+        except Exception as exc:
+            logger.warning(
+                "recipient resolution for %s failed (%s); using the explicit config",
+                instance.channel.name,
+                app.redactor.redact(f"{type(exc).__name__}: {exc}"),
+                extra={"app_id": app.app_id, "channel": instance.channel.name},
+            )
+            return explicit
+
+    async def _fall_back(
+        self,
+        app: _App,
+        instance: _Instance,
+        payload: ChannelPayload,
+        failed: DeliveryResult,
+        session_id: str | None,
+        hops: int,
+    ) -> DeliveryResult:
+        target, _ = await self._lookup(app, instance.fallback or FALLBACK_CHANNEL)
+        if target is instance:
+            return failed
+        note = attrs.evolve(
+            payload,
+            metadata={
+                **payload.metadata,
+                "fallback_from": instance.channel.name,
+                "fallback_error": failed.error,
+            },
+        )
+        backup = await self._deliver(app, target, note, None, session_id, hops + 1)
+        logger.warning(
+            "delivery through %s failed for good (%s); fell back to %s (%s)",
+            instance.channel.name,
+            failed.error,
+            target.channel.name,
+            "delivered" if backup.success else "failed too",
+            extra={"app_id": app.app_id, "channel": instance.channel.name},
+        )
+        return attrs.evolve(
+            failed,
+            metadata={
+                **failed.metadata,
+                "fallback": target.channel.name,
+                "fallback_success": backup.success,
+                "fallback_delivery_id": backup.delivery_id,
+            },
+        )
+
+    async def deliver_multi(
+        self,
+        names: Sequence[str],
+        app_id: str,
+        payload: PayloadInput,
+        config: Mapping[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> list[DeliveryResult]:
+        """Deliver to every channel in ``names`` concurrently; results in input order."""
+        results: list[DeliveryResult | None] = [None] * len(names)
+
+        async def one(index: int, name: str) -> None:
+            results[index] = await self.deliver(
+                name, app_id, payload, config, session_id=session_id
+            )
+
+        async with anyio.create_task_group() as group:
+            for index, name in enumerate(names):
+                group.start_soon(one, index, name)
+        return [r for r in results if r is not None]
+
+    # -- health and consumers -----------------------------------------------------------------
+
+    def _find(self, name: str, app_id: str | None) -> BaseOutputChannel:
+        apps = (
+            [self._apps[app_id]]
+            if app_id in self._apps
+            else ([] if app_id else list(self._apps.values()))
+        )
+        found = [app.instances[name].channel for app in apps if name in app.instances]
+        if not found:
+            raise ChannelNotFoundError(
+                f"no channel instance {name!r}" + (f" in app {app_id!r}" if app_id else "")
+            )
+        if len(found) > 1:
+            raise ChannelNotFoundError(f"channel {name!r} exists in several apps; pass app_id")
+        return found[0]
+
+    async def health(self, name: str, app_id: str | None = None) -> ChannelHealth:
+        """Health of instance ``name`` (of ``app_id``, needed when several apps have it)."""
+        return await self._find(name, app_id).health_check()
+
+    async def health_all(self, app_id: str | None = None) -> dict[str, ChannelHealth]:
+        """Health of every instance of ``app_id`` by name; of every app as ``app/name``."""
+        report: dict[str, ChannelHealth] = {}
+        for app in self._apps.values():
+            if app_id is not None and app.app_id != app_id:
+                continue
+            for name, instance in app.instances.items():
+                key = name if app_id is not None else f"{app.app_id}/{name}"
+                report[key] = await instance.channel.health_check()
+        return report
+
+    @asynccontextmanager
+    async def subscribe(
+        self, app_id: str, session_id: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Consume ``llm_notification`` deliveries of an app (or one session of it).
+
+        Buffered notifications are delivered first, oldest first::
+
+            async with registry.subscribe("my-app", session_id="s1") as inbox:
+                async for note in inbox:
+                    print(note.payload.message)
+        """
+        async with self.hub.subscribe(app_id, session_id) as subscription:
+            yield subscription
+
+
+def _overrides_resolve(channel: BaseOutputChannel) -> bool:
+    return type(channel).resolve_recipient is not BaseOutputChannel.resolve_recipient
+
+
+def _coerce_payload(payload: Any, name: str) -> ChannelPayload | DeliveryResult:
+    if isinstance(payload, str):
+        return ChannelPayload(message=payload)
+    if isinstance(payload, Mapping):
+        try:
+            return converter.structure(dict(payload), ChannelPayload)
+        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+            reason = "; ".join(describe_structure_error(exc, "payload"))
+            return DeliveryResult(
+                success=False, channel_id=name, error=f"invalid payload: {reason}"
+            )
+    return DeliveryResult(
+        success=False,
+        channel_id=name,
+        error="invalid payload: expected ChannelPayload, dict or str, "
+        f"got {type(payload).__name__}",
+    )
+
+
+async def _stop(instance: _Instance, redactor: Redactor) -> None:
+    try:
+        await instance.channel.on_stop()
+    except Exception as exc:
+        logger.warning(
+            "on_stop of channel %s failed: %s",
+            instance.channel.name,
+            redactor.redact(f"{type(exc).__name__}: {exc}"),
+        )

@@ -1,0 +1,114 @@
+"""Secrets: where they come from, and how they are kept out of text we emit.
+
+A resolved secret is a :class:`Secret`, a ``str`` whose ``repr`` is masked, so a
+channel config printed by accident (in a repr, a log line, a traceback's locals)
+shows ``Secret('***')``. Text we build ourselves (errors, health, logs) goes through
+a :class:`Redactor`, which masks every secret value it knows, URL-encoded forms
+included, because tokens often travel inside URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from typing import Protocol, runtime_checkable
+from urllib.parse import quote, quote_plus
+
+__all__ = ["EnvSecretProvider", "Redactor", "Secret", "SecretProvider", "as_secret_provider"]
+
+MASK = "***"
+# Shorter values would mask ordinary words ("on", "1") everywhere; a secret that
+# short protects nothing anyway.
+_MIN_SECRET_LENGTH = 4
+
+
+class Secret(str):
+    """A string that hides its value in ``repr`` (``str()`` and formatting give the value)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+
+@runtime_checkable
+class SecretProvider(Protocol):
+    """Where ``{{secret.NAME}}`` values come from (a vault, a keyring, the environment)."""
+
+    def get(self, name: str) -> str | None:
+        """The secret called ``name``, or ``None`` when it is not defined."""
+        ...
+
+
+class EnvSecretProvider:
+    """The default provider: secrets are environment variables."""
+
+    __slots__ = ()
+
+    def get(self, name: str) -> str | None:
+        """``os.environ.get(name)``."""
+        return os.environ.get(name)
+
+    def __repr__(self) -> str:
+        return "EnvSecretProvider()"
+
+
+class _CallableProvider:
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[[str], str | None]) -> None:
+        self._func = func
+
+    def get(self, name: str) -> str | None:
+        return self._func(name)
+
+
+def as_secret_provider(
+    provider: SecretProvider | Callable[[str], str | None] | None,
+) -> SecretProvider:
+    """Accept a provider object, a plain ``name -> value`` callable, or ``None`` (environment)."""
+    if provider is None:
+        return EnvSecretProvider()
+    if isinstance(provider, SecretProvider):
+        return provider
+    return _CallableProvider(provider)
+
+
+class Redactor:
+    """Masks known secret values in text."""
+
+    __slots__ = ("_pattern", "_values")
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*values)
+
+    def add(self, *values: str) -> None:
+        """Remember more secret values (and their URL-encoded forms)."""
+        before = len(self._values)
+        for value in values:
+            if len(value) < _MIN_SECRET_LENGTH:
+                continue
+            self._values.update({value, quote(value, safe=""), quote_plus(value)})
+        if len(self._values) != before:
+            # Longest first, so a secret that contains another is masked whole.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, ordered)))
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``***``."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def redact_optional(self, text: str | None) -> str | None:
+        """Like :meth:`redact`, passing ``None`` through."""
+        return None if text is None else self.redact(text)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._values)} values)"

@@ -1,0 +1,168 @@
+"""``MemoryStore``: every storage protocol in process memory (the default).
+
+Nothing survives a restart and nothing is shared between processes; within one
+process it has the same semantics as the persistent stores (the conformance suite
+runs against it too).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+
+import attrs
+
+from digitorn_notify.storage.protocols import BufferedNotification, JobRecord, WatcherRecord
+
+__all__ = ["MemoryStore"]
+
+
+def _visible_to(entry: BufferedNotification, session_id: str | None) -> bool:
+    return session_id is None or entry.session_id is None or entry.session_id == session_id
+
+
+class MemoryStore:
+    """In-memory :class:`JobStore`, :class:`WatcherStore` and :class:`NotificationBuffer`."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, JobRecord] = {}
+        self._watchers: dict[str, WatcherRecord] = {}
+        self._buffers: dict[str, deque[BufferedNotification]] = {}
+
+    async def __aenter__(self) -> MemoryStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Nothing to release; present so every store closes the same way."""
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def save_job(self, job: JobRecord) -> None:
+        """Insert or replace."""
+        self._jobs[job.job_id] = job
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        """The job, or ``None``."""
+        return self._jobs.get(job_id)
+
+    async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
+        """Jobs of ``app_id`` (all when ``None``), by id."""
+        return sorted(
+            (j for j in self._jobs.values() if app_id is None or j.app_id == app_id),
+            key=lambda j: j.job_id,
+        )
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Remove; ``True`` when it existed."""
+        return self._jobs.pop(job_id, None) is not None
+
+    async def acquire_due_jobs(
+        self,
+        now: datetime,
+        *,
+        owner: str,
+        lease_seconds: float,
+        limit: int = 100,
+        app_id: str | None = None,
+    ) -> list[JobRecord]:
+        """Lease due, free jobs (no await inside: atomic within the event loop)."""
+        due = sorted(
+            (
+                job
+                for job in self._jobs.values()
+                if job.next_run_at is not None
+                and job.next_run_at <= now
+                and (app_id is None or job.app_id == app_id)
+                and (job.lease_expires_at is None or job.lease_expires_at <= now)
+            ),
+            key=lambda j: (j.next_run_at, j.job_id),
+        )[:limit]
+        expires = now + timedelta(seconds=lease_seconds)
+        leased = []
+        for job in due:
+            held = attrs.evolve(job, lease_owner=owner, lease_expires_at=expires)
+            self._jobs[job.job_id] = held
+            leased.append(held)
+        return leased
+
+    async def release_job(self, job: JobRecord, *, owner: str) -> bool:
+        """Save and unlease, if ``owner`` holds the lease."""
+        current = self._jobs.get(job.job_id)
+        if current is None or current.lease_owner != owner:
+            return False
+        self._jobs[job.job_id] = attrs.evolve(job, lease_owner=None, lease_expires_at=None)
+        return True
+
+    async def next_due_at(self, app_id: str | None = None) -> datetime | None:
+        """Earliest ``next_run_at``."""
+        times = [
+            j.next_run_at
+            for j in self._jobs.values()
+            if j.next_run_at is not None and (app_id is None or j.app_id == app_id)
+        ]
+        return min(times, default=None)
+
+    # -- watchers ----------------------------------------------------------------------
+
+    async def save_watcher(self, watcher: WatcherRecord) -> None:
+        """Insert or replace."""
+        self._watchers[watcher.watcher_id] = watcher
+
+    async def get_watcher(self, watcher_id: str) -> WatcherRecord | None:
+        """The watcher, or ``None``."""
+        return self._watchers.get(watcher_id)
+
+    async def list_watchers(self, app_id: str | None = None) -> list[WatcherRecord]:
+        """Watchers of ``app_id`` (all when ``None``), by id."""
+        return sorted(
+            (w for w in self._watchers.values() if app_id is None or w.app_id == app_id),
+            key=lambda w: w.watcher_id,
+        )
+
+    async def delete_watcher(self, watcher_id: str) -> bool:
+        """Remove; ``True`` when it existed."""
+        return self._watchers.pop(watcher_id, None) is not None
+
+    # -- notification buffer --------------------------------------------------------------
+
+    async def push_notification(self, entry: BufferedNotification, *, max_per_app: int) -> int:
+        """Append; drop the oldest beyond ``max_per_app``."""
+        queue = self._buffers.setdefault(entry.app_id, deque())
+        queue.append(entry)
+        dropped = 0
+        while len(queue) > max_per_app:
+            queue.popleft()
+            dropped += 1
+        return dropped
+
+    async def drain_notifications(
+        self, app_id: str, *, session_id: str | None, now: datetime
+    ) -> list[BufferedNotification]:
+        """Remove and return the consumer's unexpired entries, oldest first."""
+        queue = self._buffers.get(app_id)
+        if not queue:
+            return []
+        taken: list[BufferedNotification] = []
+        kept: deque[BufferedNotification] = deque()
+        for entry in queue:
+            if entry.expires_at <= now:
+                continue
+            (taken if _visible_to(entry, session_id) else kept).append(entry)
+        if kept:
+            self._buffers[app_id] = kept
+        else:
+            del self._buffers[app_id]
+        return taken
+
+    async def count_notifications(self, app_id: str, *, now: datetime) -> int:
+        """Unexpired entries waiting for ``app_id``."""
+        return sum(1 for e in self._buffers.get(app_id, ()) if e.expires_at > now)
+
+    def __repr__(self) -> str:
+        return (
+            f"MemoryStore(jobs={len(self._jobs)}, watchers={len(self._watchers)}, "
+            f"buffered={sum(map(len, self._buffers.values()))})"
+        )

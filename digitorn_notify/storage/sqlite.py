@@ -1,0 +1,434 @@
+"""``SQLiteStore``: the embedded persistent store (stdlib ``sqlite3`` in worker threads).
+
+One connection per store, used by one worker thread at a time. The database runs in
+WAL mode with a busy timeout, and the lease step runs in a ``BEGIN IMMEDIATE``
+transaction, so several processes on one machine can share one file and a due job
+is still acquired by one of them only. Times are stored as integer microseconds
+since the epoch (exact round trips); records' ``data`` as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from os import PathLike
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from digitorn_notify.errors import StoreError
+from digitorn_notify.storage.protocols import BufferedNotification, JobRecord, WatcherRecord
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            app_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            next_run_at INTEGER,
+            lease_owner TEXT,
+            lease_expires_at INTEGER
+        )""",
+        "CREATE INDEX jobs_due ON jobs (next_run_at)",
+        "CREATE INDEX jobs_app ON jobs (app_id)",
+        """CREATE TABLE watchers (
+            watcher_id TEXT PRIMARY KEY,
+            app_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        """CREATE TABLE notification_buffer (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entry_id TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            session_id TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX buffer_app ON notification_buffer (app_id, seq)",
+    ),
+}
+
+
+def _to_us(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+def _dump(data: dict[str, Any]) -> str:
+    try:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"record data is not JSON-serialisable: {exc}") from None
+
+
+def _load(text: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StoreError(f"{what}: stored data is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{what}: stored data is not a JSON object")
+    return data
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        job_id=row["job_id"],
+        app_id=row["app_id"],
+        data=_load(row["data"], f"job {row['job_id']}"),
+        next_run_at=_from_us(row["next_run_at"]),
+        lease_owner=row["lease_owner"],
+        lease_expires_at=_from_us(row["lease_expires_at"]),
+    )
+
+
+def _entry(row: sqlite3.Row) -> BufferedNotification:
+    created, expires = _from_us(row["created_at"]), _from_us(row["expires_at"])
+    assert created is not None  # NOT NULL column
+    assert expires is not None  # NOT NULL column
+    return BufferedNotification(
+        entry_id=row["entry_id"],
+        app_id=row["app_id"],
+        session_id=row["session_id"],
+        created_at=created,
+        expires_at=expires,
+        data=_load(row["data"], f"buffered notification {row['entry_id']}"),
+    )
+
+
+class SQLiteStore:
+    """:class:`JobStore`, :class:`WatcherStore` and :class:`NotificationBuffer` in SQLite.
+
+    ``path`` is a file path (created if missing) or ``":memory:"``. The connection is
+    opened on first use; close it with :meth:`aclose` or ``async with``.
+    """
+
+    def __init__(self, path: str | PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        self._busy_timeout_ms = int(busy_timeout * 1000)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        # One thread at a time on the connection; the thread lock guards against
+        # anyone calling the private helpers from elsewhere.
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def __aenter__(self) -> SQLiteStore:
+        await self._run(lambda conn: None)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection (the store reopens it if used again)."""
+        await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,  # we issue BEGIN ourselves
+                check_same_thread=False,  # worker threads vary; the lock serialises use
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store at {self.path}: {exc}") from None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this "
+                    f"library's {SCHEMA_VERSION}; upgrade digitorn-notify"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _call(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                return func(self._conn)
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path}: {exc}") from None
+
+    async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self._call, func, limiter=self._limiter)
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def save_job(self, job: JobRecord) -> None:
+        """Insert or replace."""
+        row = (
+            job.job_id,
+            job.app_id,
+            _dump(job.data),
+            _to_us(job.next_run_at),
+            job.lease_owner,
+            _to_us(job.lease_expires_at),
+        )
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", row
+            ).close()
+        )
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        """The job, or ``None``."""
+        row = await self._run(
+            lambda conn: conn.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        )
+        return None if row is None else _job(row)
+
+    async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
+        """Jobs of ``app_id`` (all when ``None``), by id."""
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT * FROM jobs WHERE ? IS NULL OR app_id = ? ORDER BY job_id",
+                (app_id, app_id),
+            ).fetchall()
+        )
+        return [_job(row) for row in rows]
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Remove; ``True`` when it existed."""
+        count = await self._run(
+            lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
+        )
+        return count > 0
+
+    async def acquire_due_jobs(
+        self,
+        now: datetime,
+        *,
+        owner: str,
+        lease_seconds: float,
+        limit: int = 100,
+        app_id: str | None = None,
+    ) -> list[JobRecord]:
+        """Lease due, free jobs in one ``BEGIN IMMEDIATE`` transaction."""
+        now_us = _to_us(now)
+        expires_us = _to_us(now + timedelta(seconds=lease_seconds))
+
+        def acquire(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            def body() -> list[sqlite3.Row]:
+                rows = conn.execute(
+                    """SELECT job_id FROM jobs
+                       WHERE next_run_at IS NOT NULL AND next_run_at <= ?
+                         AND (? IS NULL OR app_id = ?)
+                         AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                       ORDER BY next_run_at, job_id LIMIT ?""",
+                    (now_us, app_id, app_id, now_us, limit),
+                ).fetchall()
+                ids = [r["job_id"] for r in rows]
+                if not ids:
+                    return []
+                conn.executemany(
+                    "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE job_id = ?",
+                    [(owner, expires_us, job_id) for job_id in ids],
+                )
+                marks = ",".join("?" * len(ids))
+                # Only "?" placeholders are formatted in; the ids travel as bind values.
+                query = f"SELECT * FROM jobs WHERE job_id IN ({marks}) ORDER BY next_run_at, job_id"  # noqa: S608
+                return conn.execute(query, ids).fetchall()
+
+            return self._transaction(conn, body)
+
+        return [_job(row) for row in await self._run(acquire)]
+
+    async def release_job(self, job: JobRecord, *, owner: str) -> bool:
+        """Save and unlease, if ``owner`` still holds the lease."""
+        row = (
+            job.app_id,
+            _dump(job.data),
+            _to_us(job.next_run_at),
+            job.job_id,
+            owner,
+        )
+        count = await self._run(
+            lambda conn: (
+                conn.execute(
+                    """UPDATE jobs SET app_id = ?, data = ?, next_run_at = ?,
+                       lease_owner = NULL, lease_expires_at = NULL
+                   WHERE job_id = ? AND lease_owner = ?""",
+                    row,
+                ).rowcount
+            )
+        )
+        return count > 0
+
+    async def next_due_at(self, app_id: str | None = None) -> datetime | None:
+        """Earliest ``next_run_at``."""
+        value = await self._run(
+            lambda conn: conn.execute(
+                "SELECT MIN(next_run_at) FROM jobs WHERE ? IS NULL OR app_id = ?",
+                (app_id, app_id),
+            ).fetchone()[0]
+        )
+        return _from_us(value)
+
+    # -- watchers ----------------------------------------------------------------------
+
+    async def save_watcher(self, watcher: WatcherRecord) -> None:
+        """Insert or replace."""
+        row = (watcher.watcher_id, watcher.app_id, _dump(watcher.data))
+        await self._run(
+            lambda conn: conn.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?, ?)", row)
+        )
+
+    async def get_watcher(self, watcher_id: str) -> WatcherRecord | None:
+        """The watcher, or ``None``."""
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT * FROM watchers WHERE watcher_id = ?", (watcher_id,)
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return WatcherRecord(row["watcher_id"], row["app_id"], _load(row["data"], watcher_id))
+
+    async def list_watchers(self, app_id: str | None = None) -> list[WatcherRecord]:
+        """Watchers of ``app_id`` (all when ``None``), by id."""
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT * FROM watchers WHERE ? IS NULL OR app_id = ? ORDER BY watcher_id",
+                (app_id, app_id),
+            ).fetchall()
+        )
+        return [
+            WatcherRecord(r["watcher_id"], r["app_id"], _load(r["data"], r["watcher_id"]))
+            for r in rows
+        ]
+
+    async def delete_watcher(self, watcher_id: str) -> bool:
+        """Remove; ``True`` when it existed."""
+        count = await self._run(
+            lambda conn: (
+                conn.execute("DELETE FROM watchers WHERE watcher_id = ?", (watcher_id,)).rowcount
+            )
+        )
+        return count > 0
+
+    # -- notification buffer --------------------------------------------------------------
+
+    async def push_notification(self, entry: BufferedNotification, *, max_per_app: int) -> int:
+        """Append; drop the app's oldest beyond ``max_per_app`` (one transaction)."""
+        row = (
+            entry.entry_id,
+            entry.app_id,
+            entry.session_id,
+            _to_us(entry.created_at),
+            _to_us(entry.expires_at),
+            _dump(entry.data),
+        )
+
+        def push(conn: sqlite3.Connection) -> int:
+            def body() -> int:
+                conn.execute(
+                    """INSERT INTO notification_buffer
+                       (entry_id, app_id, session_id, created_at, expires_at, data)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    row,
+                )
+                return conn.execute(
+                    """DELETE FROM notification_buffer WHERE seq IN (
+                           SELECT seq FROM notification_buffer WHERE app_id = ?
+                           ORDER BY seq DESC LIMIT -1 OFFSET ?)""",
+                    (entry.app_id, max_per_app),
+                ).rowcount
+
+            return self._transaction(conn, body)
+
+        return await self._run(push)
+
+    async def drain_notifications(
+        self, app_id: str, *, session_id: str | None, now: datetime
+    ) -> list[BufferedNotification]:
+        """Remove and return the consumer's unexpired entries, oldest first."""
+        now_us = _to_us(now)
+
+        def drain(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            def body() -> list[sqlite3.Row]:
+                conn.execute(
+                    "DELETE FROM notification_buffer WHERE app_id = ? AND expires_at <= ?",
+                    (app_id, now_us),
+                )
+                where = """app_id = ? AND (? IS NULL OR session_id IS NULL OR session_id = ?)"""
+                args = (app_id, session_id, session_id)
+                rows = conn.execute(
+                    f"SELECT * FROM notification_buffer WHERE {where} ORDER BY seq",  # noqa: S608
+                    args,
+                ).fetchall()
+                conn.execute(f"DELETE FROM notification_buffer WHERE {where}", args)  # noqa: S608
+                return rows
+
+            return self._transaction(conn, body)
+
+        return [_entry(row) for row in await self._run(drain)]
+
+    async def count_notifications(self, app_id: str, *, now: datetime) -> int:
+        """Unexpired entries waiting for ``app_id``."""
+        count: int = await self._run(
+            lambda conn: conn.execute(
+                "SELECT COUNT(*) FROM notification_buffer WHERE app_id = ? AND expires_at > ?",
+                (app_id, _to_us(now)),
+            ).fetchone()[0]
+        )
+        return count
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
