@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter
+from cattrs.v import format_exception
 
 from digitorn_notify.errors import ConfigError
 
@@ -29,10 +30,18 @@ converter.register_structure_hook(
 )
 
 
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    # Our validators and converters explain themselves ("priority 'x' is not one of
+    # ..."); cattrs' default would reduce that to "invalid value".
+    if isinstance(exc, ValueError) and type_ is None and str(exc):
+        return f"invalid value ({exc})"
+    return format_exception(exc, type_)
+
+
 def describe_structure_error(exc: BaseException, path: str) -> list[str]:
     """cattrs' ``description @ path`` lines, with ``$`` replaced by ``path``."""
     if isinstance(exc, cattrs.BaseValidationError):
-        lines = cattrs.transform_error(exc, path=path)
+        lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
     else:
         lines = [f"{exc} @ {path}"]
     return lines

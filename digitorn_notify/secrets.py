@@ -9,13 +9,22 @@ included, because tokens often travel inside URLs.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote, quote_plus
 
-__all__ = ["EnvSecretProvider", "Redactor", "Secret", "SecretProvider", "as_secret_provider"]
+__all__ = [
+    "EnvSecretProvider",
+    "RedactingLogFilter",
+    "Redactor",
+    "Secret",
+    "SecretProvider",
+    "as_secret_provider",
+]
 
 MASK = "***"
 # Shorter values would mask ordinary words ("on", "1") everywhere; a secret that
@@ -78,7 +87,7 @@ def as_secret_provider(
 class Redactor:
     """Masks known secret values in text."""
 
-    __slots__ = ("_pattern", "_values")
+    __slots__ = ("__weakref__", "_pattern", "_values")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
@@ -112,3 +121,42 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
+
+
+class RedactingLogFilter(logging.Filter):
+    """Masks the secrets of live :class:`Redactor` objects in log records.
+
+    Installed on the loggers of the HTTP stack (``httpx`` logs every request URL at
+    INFO, and Slack, Discord or Telegram put their tokens in the URL path), so a
+    plugin channel using its own ``httpx`` client cannot leak a deployed secret.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+    def track(self, redactor: Redactor) -> None:
+        """Mask ``redactor``'s secrets for as long as it lives."""
+        self._redactors.add(redactor)
+
+    def forget(self, redactor: Redactor) -> None:
+        """Stop masking ``redactor``'s secrets."""
+        self._redactors.discard(redactor)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with secrets masked; never drops a record."""
+        redactors = [r for r in self._redactors if r]
+        if redactors:
+            message = original = record.getMessage()
+            for redactor in redactors:
+                message = redactor.redact(message)
+            if message != original:
+                record.msg, record.args = message, None
+        return True
+
+
+#: The filter the registry feeds; attached to the HTTP stack's loggers on import.
+LOG_FILTER = RedactingLogFilter()
+for _name in ("httpx", "httpcore"):
+    if LOG_FILTER not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(LOG_FILTER)

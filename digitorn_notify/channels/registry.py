@@ -41,7 +41,7 @@ from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
 from digitorn_notify.errors import ChannelNotFoundError, ConfigError
 from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
-from digitorn_notify.secrets import Redactor, SecretProvider, as_secret_provider
+from digitorn_notify.secrets import LOG_FILTER, Redactor, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
 from digitorn_notify.storage.protocols import NotificationBuffer
 from digitorn_notify.templates import VariableResolver
@@ -238,6 +238,7 @@ class ChannelRegistry:
         if app_id in self._apps:
             await self.undeploy_app(app_id)
         started: list[_Instance] = []
+        LOG_FILTER.track(app.redactor)  # before on_start, which may log requests
         try:
             for name in parsed:
                 instance = app.instances[name]
@@ -250,6 +251,7 @@ class ChannelRegistry:
         except BaseException:
             for instance in reversed(started):
                 await _stop(instance, app.redactor)
+            LOG_FILTER.forget(app.redactor)
             raise
         self._apps[app_id] = app
         return list(parsed)
@@ -317,6 +319,7 @@ class ChannelRegistry:
             return
         for instance in app.instances.values():
             await _stop(instance, app.redactor)
+        LOG_FILTER.forget(app.redactor)
 
     def instances(self, app_id: str) -> Mapping[str, BaseOutputChannel]:
         """The app's channel instances by name (``llm_notification`` included)."""
