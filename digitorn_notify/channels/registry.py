@@ -30,6 +30,7 @@ import attrs
 import cattrs
 
 from digitorn_notify._convert import converter, describe_structure_error
+from digitorn_notify._fanout import fan_out
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
 from digitorn_notify.channels.builtin.llm_notification import (
     LLMNotificationChannel,
@@ -41,6 +42,7 @@ from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
 from digitorn_notify.errors import ChannelNotFoundError, ConfigError
 from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
+from digitorn_notify.retry import RetryPolicy
 from digitorn_notify.secrets import LOG_FILTER, Redactor, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
 from digitorn_notify.storage.protocols import NotificationBuffer
@@ -80,6 +82,11 @@ class _Instance:
     resolver: UserResolver | None
     custom_resolve: bool
     implicit: bool = False
+    #: Read once: a channel declares its retry behaviour, it does not vary per call.
+    policy: RetryPolicy = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.policy = self.channel.retry_policy()
 
 
 @attrs.define(eq=False)
@@ -357,17 +364,26 @@ class ChannelRegistry:
         session_id: str | None = None,
     ) -> DeliveryResult:
         """Deliver ``payload`` through channel ``name`` of ``app_id`` (see the module doc)."""
-        app = self._app(app_id)
-        instance, missing = await self._lookup(app, name)
         if not isinstance(payload, ChannelPayload):
             coerced = _coerce_payload(payload, name)
             if isinstance(coerced, DeliveryResult):
                 return coerced
             payload = coerced
+        return await self._deliver_named(self._app(app_id), name, payload, config, session_id)
+
+    async def _deliver_named(
+        self,
+        app: _App,
+        name: str,
+        payload: ChannelPayload,
+        config: Mapping[str, Any] | None,
+        session_id: str | None,
+    ) -> DeliveryResult:
+        instance, missing = await self._lookup(app, name)
         result = await self._deliver(app, instance, payload, config, session_id, 0)
         if missing is not None:
             logger.warning(
-                "%s; delivered through %s", missing, FALLBACK_CHANNEL, extra={"app_id": app_id}
+                "%s; delivered through %s", missing, FALLBACK_CHANNEL, extra={"app_id": app.app_id}
             )
             result = attrs.evolve(
                 result,
@@ -388,7 +404,7 @@ class ChannelRegistry:
         output_config = dict(config) if config else {}
         if instance.resolver is not None or instance.custom_resolve:
             output_config = await self._resolve(app, instance, payload, output_config, session_id)
-        policy = channel.retry_policy()
+        policy = instance.policy
         clock = self.clock
         attempt = 0
         while True:
@@ -423,17 +439,13 @@ class ChannelRegistry:
         self, app: _App, instance: _Instance, payload: ChannelPayload, config: dict[str, Any]
     ) -> DeliveryResult:
         channel = instance.channel
+        result: object = None
         try:
-            with anyio.fail_after(instance.timeout):
+            # A bare CancelScope: anyio.fail_after's two context-manager layers cost
+            # more than a no-op delivery does.
+            with anyio.CancelScope(deadline=anyio.current_time() + instance.timeout) as scope:
                 # Typed as object: plugins are untyped and may return anything.
-                result: object = await channel.deliver(app.app_id, payload, config)
-        except TimeoutError:
-            return DeliveryResult(
-                success=False,
-                channel_id=channel.CHANNEL_ID,
-                error=f"delivery timed out after {instance.timeout:g}s",
-                retryable=True,
-            )
+                result = await channel.deliver(app.app_id, payload, config)
         except Exception as exc:
             logger.warning(
                 "channel %s raised %s",
@@ -446,6 +458,13 @@ class ChannelRegistry:
                 channel_id=channel.CHANNEL_ID,
                 error=app.redactor.redact(f"{type(exc).__name__}: {exc}"),
                 retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
+            )
+        if scope.cancelled_caught:
+            return DeliveryResult(
+                success=False,
+                channel_id=channel.CHANNEL_ID,
+                error=f"delivery timed out after {instance.timeout:g}s",
+                retryable=True,
             )
         if not isinstance(result, DeliveryResult):
             return DeliveryResult(
@@ -534,18 +553,22 @@ class ChannelRegistry:
         *,
         session_id: str | None = None,
     ) -> list[DeliveryResult]:
-        """Deliver to every channel in ``names`` concurrently; results in input order."""
-        results: list[DeliveryResult | None] = [None] * len(names)
+        """Deliver to every channel in ``names`` concurrently; results in input order.
 
-        async def one(index: int, name: str) -> None:
-            results[index] = await self.deliver(
-                name, app_id, payload, config, session_id=session_id
-            )
-
-        async with anyio.create_task_group() as group:
-            for index, name in enumerate(names):
-                group.start_soon(one, index, name)
-        return [r for r in results if r is not None]
+        One channel's failure cancels nothing: each result says how its delivery went.
+        """
+        if not isinstance(payload, ChannelPayload):
+            coerced = _coerce_payload(payload, "deliver_multi")
+            if isinstance(coerced, DeliveryResult):
+                return [attrs.evolve(coerced, channel_id=name) for name in names]
+            payload = coerced
+        app = self._app(app_id)
+        # Local channels finish without waiting: fan_out spends a task only on
+        # deliveries that actually wait (HTTP, SMTP), and those all run concurrently.
+        return await fan_out(
+            names,
+            lambda name: self._deliver_named(app, name, payload, config, session_id),
+        )
 
     # -- health and consumers -----------------------------------------------------------------
 
