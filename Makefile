@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml tests/plugins/telegram_channel/pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check digitorn_notify tests benchmarks docs
+	$(BIN)/ruff check digitorn_notify tests benchmarks docs examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict digitorn_notify
