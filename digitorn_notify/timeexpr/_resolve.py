@@ -200,7 +200,7 @@ def _recurring(
     if every is not None and every.seconds:
         if every.days or every.months or parts.times or weekdays or parts.dom or parts.part:
             raise Reject("an interval under a day ('every 2 hours') takes no day or time of day")
-        return _sub_day(every.seconds, now, zone, name)
+        return _sub_day(every.seconds, now, name)
     wall_now = wall_clock(now, zone)
     clocks = _clock_times(parts) or [
         time(DAY_PART_HOURS[parts.part]) if parts.part else time(wall_now.hour, wall_now.minute)
@@ -257,9 +257,7 @@ def _cron(
     return expression
 
 
-def _sub_day(
-    seconds: int, now: datetime, zone: ZoneInfo, name: str
-) -> CronSchedule | IntervalSchedule:
+def _sub_day(seconds: int, now: datetime, name: str) -> CronSchedule | IntervalSchedule:
     """A step under a day: a cron when it divides the hour or the day, else an interval."""
     minutes, rest = divmod(seconds, 60)
     if not rest and minutes:
@@ -269,7 +267,7 @@ def _sub_day(
         if not rest and hours < 24 and 24 % hours == 0:
             return CronSchedule("0 * * * *" if hours == 1 else f"0 */{hours} * * *", name)
     every = timedelta(seconds=seconds)
-    return IntervalSchedule(every=every, start=(now + every).astimezone(zone), timezone=name)
+    return IntervalSchedule(every=every, start=now + every, timezone=name)
 
 
 def _every_days(
@@ -303,6 +301,9 @@ def _every_days(
         )
     else:
         first = today + timedelta(days=days)
-    # Kept in the zone, unnormalised, so a start inside a DST gap keeps its wall time.
-    start = datetime.combine(first, clocks[0]).replace(tzinfo=zone)
-    return IntervalSchedule(every=timedelta(days=days), start=start, timezone=name)
+    return IntervalSchedule(
+        every=timedelta(days=days),
+        start=localise(datetime.combine(first, clocks[0]), zone),
+        timezone=name,
+        time_of_day=clocks[0],
+    )

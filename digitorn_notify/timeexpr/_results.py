@@ -9,7 +9,7 @@ its first occurrence.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -24,13 +24,6 @@ _DAY: Final = timedelta(days=1)
 # Each wall time fires once, so stepping past the repeated hour of a fall-back night
 # takes at most 60 croniter steps (one a minute); the bound only guards against a bug.
 _MAX_STEPS: Final = 10_000
-
-
-def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime) -> None:
-    if not isinstance(value, datetime):
-        raise TypeError(f"{attribute.name} must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{attribute.name} must be an aware datetime, not {value.isoformat()}")
 
 
 def _zone_name(_instance: object, _attribute: attrs.Attribute[Any], value: str) -> None:
@@ -104,30 +97,40 @@ class CronSchedule:
 class IntervalSchedule:
     """Fire at :attr:`start`, then every :attr:`every`, for what no cron can express.
 
-    An interval under a day, or any interval that is not a whole number of days
-    ("every 90 minutes"), is exact elapsed time. A whole number of days ("every 2
-    days at 9am") keeps the wall-clock time of ``start`` in :attr:`timezone` across
-    DST changes. Give ``start`` in that zone to pin its wall-clock time exactly
-    (even one inside a DST gap); any other aware value is converted.
+    An interval that is not a whole number of days ("every 90 minutes") is exact
+    elapsed time. A whole number of days ("every 2 days at 9am") moves the
+    calendar and keeps a wall-clock time in :attr:`timezone` across DST changes:
+    :attr:`time_of_day` when given, else the local time of :attr:`start`. (It is
+    stated apart from ``start`` because a first firing inside a DST gap is moved
+    forward, and the later ones must not inherit that move.)
     """
 
     every: timedelta = attrs.field(validator=_positive)
-    start: datetime = attrs.field(validator=_aware)
+    start: datetime = attrs.field(converter=utc)
     timezone: str = attrs.field(default="UTC", validator=_zone_name)
+    time_of_day: time | None = attrs.field(default=None)
+
+    @time_of_day.validator
+    def _whole_days_only(self, _attribute: attrs.Attribute[Any], value: time | None) -> None:
+        if value is None:
+            return
+        if not isinstance(value, time) or value.tzinfo is not None:
+            raise TypeError("time_of_day must be a naive datetime.time (it is read in timezone)")
+        if self.every % _DAY:
+            raise ValueError("time_of_day only applies to an interval of whole days")
 
     def next_after(self, after: datetime) -> datetime:
         """The first firing strictly after ``after`` (aware), as an aware UTC datetime."""
         after = utc(after)
-        first = utc(self.start)
-        if after < first:
-            return first
-        steps = (after - first) // self.every
+        if after < self.start:
+            return self.start
+        steps = (after - self.start) // self.every
         if self.every % _DAY:
-            return first + (steps + 1) * self.every
+            return self.start + (steps + 1) * self.every
         zone = zone_named(self.timezone)
-        # astimezone() leaves a start already in this zone untouched, so its wall time
-        # is the intended one even where the instant was moved forward out of a gap.
-        anchor = self.start.astimezone(zone).replace(tzinfo=None, fold=0)
+        local_start = self.start.astimezone(zone)
+        clock = self.time_of_day or local_start.time()
+        anchor = datetime.combine(local_start.date(), clock)
         # Elapsed and wall-clock steps differ by the zone's offset change (under a day),
         # so the answer is at most a couple of steps past this estimate.
         step = max(1, steps - 1)
