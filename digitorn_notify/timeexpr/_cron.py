@@ -18,16 +18,11 @@ from typing import Final
 from croniter import CroniterError, croniter
 
 from digitorn_notify.timeexpr._errors import Reject
-from digitorn_notify.timeexpr._lexicon import CRON_ALIASES
+from digitorn_notify.timeexpr._lexicon import CRON_ALIASES, MONTH_NAMES
 
 FIELD_NAMES: Final = ("minute", "hour", "day-of-month", "month", "day-of-week")
 FIELD_RANGES: Final = ("0-59", "0-23", "1-31", "1-12 or jan-dec", "0-7 or sun-sat")
 _MAX_DAYS: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-# Spelled out rather than taken from calendar.month_name, which follows the locale.
-_MONTH_NAMES: Final = (
-    "", "January", "February", "March", "April", "May", "June", "July",
-    "August", "September", "October", "November", "December",
-)  # fmt: skip
 # Minute and hour fields are numeric in every cron expression, and no English or
 # French phrase starts with two such words, so this tells cron from prose cheaply.
 _NUMERIC_FIELD: Final = re.compile(r"[0-9*/,\-]+")
@@ -106,7 +101,7 @@ def _never_fires(expanded: list[list[int | str]]) -> str | None:
     day_numbers = [int(day) for day in days]
     if any(day <= _MAX_DAYS[month] for month in month_numbers for day in day_numbers):
         return None
-    listed = ", ".join(_MONTH_NAMES[month] for month in month_numbers)
+    listed = ", ".join(MONTH_NAMES[month] for month in month_numbers)
     verb = "has" if len(month_numbers) == 1 else "have"
     return f"the cron schedule never fires: {listed} {verb} no day {min(day_numbers)}"
 

@@ -22,6 +22,7 @@ from digitorn_notify.timeexpr._lexicon import (
     DAY_OFFSETS,
     DAY_PARTS,
     HALF,
+    MONTH_NAMES,
     MONTH_WORDS,
     MONTHS,
     ORDINAL_SUFFIXES,
@@ -261,7 +262,9 @@ class Grammar:
             try:
                 date(year if year is not None else 2028, month, dom)  # 2028 has a 29 February
             except ValueError:
-                raise Reject(f"day {dom} does not exist in month {month}") from None
+                if year is not None:
+                    raise Reject(f"{year}-{month:02d}-{dom:02d} is not a date") from None
+                raise Reject(f"{MONTH_NAMES[month]} {dom} does not exist") from None
         self.set("dom", dom, "a day of the month")
         self.set("month", month, "a month")
         self.set("year", year, "a year")

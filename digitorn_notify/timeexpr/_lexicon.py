@@ -117,6 +117,12 @@ for _number, _names in enumerate(
     for _name in _names:
         MONTHS[_name] = _number
 
+#: English month names for messages (calendar.month_name would follow the locale).
+MONTH_NAMES: Final = (
+    "", "January", "February", "March", "April", "May", "June", "July",
+    "August", "September", "October", "November", "December",
+)  # fmt: skip
+
 #: Duration units: (kind, size). Kind "s" is exact elapsed seconds; "d" is calendar
 #: days and "mo" calendar months, both of which keep the wall-clock time.
 UNITS: Final[dict[str, tuple[str, int]]] = {}

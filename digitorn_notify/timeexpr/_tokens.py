@@ -59,7 +59,7 @@ _TOKEN: Final = re.compile(
     | (?P<word>[a-z]+)
     | (?P<sym>[,&+@])
     | (?P<minus>-(?=\d))
-    | [\s.\-]+
+    | \s+ | [.\-](?!\d)
     | (?P<bad>.)
     """,
     re.VERBOSE,
