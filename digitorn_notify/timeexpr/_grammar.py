@@ -297,12 +297,27 @@ class Grammar:
             self.i += 2
             self.add_weekdays(MONDAY_TO_FRIDAY)
             return
+        if self.at() == "other":
+            self.every_other()
+            return
         span = self.span(amount_optional=True)
         if span is not None:
             self.set("every", span, "a recurrence")
             if span == Span(days=1) and self.at() == "workdays":
                 self.i += 1  # "tous les jours ouvrés"
                 self.add_weekdays(MONDAY_TO_FRIDAY)
+
+    def every_other(self) -> None:
+        """ "every other day", "every other monday": twice the unit, a weekday fortnightly."""
+        self.i += 1
+        word = self.at()
+        if isinstance(word, str) and word in WEEKDAYS:
+            self.set("every", Span(days=14), "a recurrence")  # the weekday rule reads the day
+            return
+        span = self.span(amount_optional=True) if word in UNITS else None
+        if span is None:
+            raise Reject("'every other' needs a unit or a weekday: 'every other day'")
+        self.set("every", Span(*(2 * amount for amount in span)), "a recurrence")
 
     def adverb(self) -> None:
         """ "daily", "hourly", "weekly", "quotidiennement"."""

@@ -80,6 +80,8 @@ REFUSED = [
     ("in 5 minutes every day", "cannot start with a delay"),
     ("every month at 9am on monday", "day of the week"),
     ("9h#", "unexpected character '#'"),
+    ("every other 2 days", "'every other' needs a unit"),
+    ("0 0 1 * 1#5", "never fires"),
 ]
 
 

@@ -156,6 +156,12 @@ CASES: dict[tuple[str, str], list[tuple[str, str]]] = {
             "every 2 weeks on monday at 9am",
             "every: 1209600s from 2026-03-16T09:00+01:00 keeping 09:00",
         ),
+        ("every other day", "every: 172800s from 2026-03-15T16:30+01:00 keeping 16:30"),
+        (
+            "every other monday at 9am",
+            "every: 1209600s from 2026-03-16T09:00+01:00 keeping 09:00",
+        ),
+        ("every other hour", "cron: 0 */2 * * *"),
         # raw cron, passed through
         ("*/5 * * * *", "cron: */5 * * * *"),
         ("0 9 * * *", "cron: 0 9 * * *"),
