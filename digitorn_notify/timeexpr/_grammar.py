@@ -44,7 +44,6 @@ class Parts:
         "dom",
         "every",
         "month",
-        "monthly",
         "next_weekday",
         "part",
         "recurring",
@@ -68,7 +67,6 @@ class Parts:
         self.dom: int | None = None
         self.month: int | None = None
         self.year: int | None = None
-        self.monthly = False  # "de chaque mois", "of every month"
 
 
 Rule = Callable[["Grammar"], None]
@@ -250,7 +248,7 @@ class Grammar:
             index += 1
         if self.token(index) in MONTH_WORDS:
             self.i = index + 1
-            self.parts.monthly = self.parts.recurring = True
+            self.parts.recurring = True  # a day of the month alone then repeats monthly
 
     def set_date(self, dom: int, month: int | None, year: int | None) -> None:
         """Record a day of month (with its month and year, if said), checking it exists."""
@@ -428,7 +426,7 @@ class Grammar:
         if self.times(bare=True):
             return
         self.i = start
-        if self.at() == "a":
+        if self.at() == "a" and read_span(self.tokens, self.i, amount_optional=False):
             self.spelled()  # "a minute from now": the English article, not "à"
             return
         raise Reject("'at' ('à') needs a time: 'at 9am', 'at 17:30', 'à 9h', 'à midi'")
