@@ -21,7 +21,7 @@ from digitorn_notify.timeexpr._lexicon import (
     AMOUNTS,
     DAY_OFFSETS,
     DAY_PARTS,
-    HALF,
+    FRACTIONS,
     MONTH_NAMES,
     MONTH_WORDS,
     MONTHS,
@@ -181,11 +181,7 @@ class Grammar:
         if self.times(bare=False):
             return
         following = self.at(1)
-        if (
-            following in ORDINAL_SUFFIXES
-            or following in MONTHS
-            or (following == "of" and self.at(2) in MONTHS)
-        ):
+        if following in ORDINAL_SUFFIXES or following in MONTHS or following == "of":
             self.day_of_month()
             return
         if span is not None:
@@ -520,7 +516,7 @@ _RULES: Final[dict[str, Rule]] = {
     "les": Grammar.skip,
     ",": Grammar.skip,
     **dict.fromkeys(AMOUNTS.keys() - {"a", "sept"}, Grammar.spelled),
-    **dict.fromkeys(HALF, Grammar.spelled),
+    **dict.fromkeys(FRACTIONS, Grammar.spelled),
     **dict.fromkeys(DAY_OFFSETS, Grammar.named_day),
     **dict.fromkeys(ADVERBS, Grammar.adverb),
     **dict.fromkeys(ORDINAL_WORDS, Grammar.day_of_month),

@@ -67,6 +67,7 @@ CANONICAL: Final[dict[str, str]] = {
     "afternoons": "afternoon", "aprem": "afternoon",
     "lapres": "apres",
     "heure": "heures",
+    "dheure": "heures",  # "un quart d'heure"
     # weekday families
     "weekdays": "weekday", "weekends": "weekend",
     "ouvres": "workdays", "ouvrables": "workdays", "ouvre": "workdays",
@@ -152,7 +153,16 @@ AMOUNTS: Final[dict[str, int]] = {
     "thirty": 30, "trente": 30, "forty": 40, "quarante": 40, "fifty": 50, "cinquante": 50,
 }
 # fmt: on
-HALF: Final = frozenset({"half", "demi", "demie"})
+#: Fractions of a unit, in quarters: "half an hour", "un quart d'heure", "trois quarts".
+FRACTIONS: Final[dict[str, int]] = {
+    "half": 2,
+    "demi": 2,
+    "demie": 2,
+    "quarter": 1,
+    "quart": 1,
+    "quarters": 1,
+    "quarts": 1,
+}  # fmt: skip
 
 #: Suffixes that make a number an ordinal day: 1st, 2nd, 1er, 2e, 3eme.
 ORDINAL_SUFFIXES: Final = frozenset({"st", "nd", "rd", "th", "er", "ere", "re", "e", "eme", "ieme"})

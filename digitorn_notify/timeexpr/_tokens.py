@@ -16,12 +16,13 @@ from digitorn_notify.timeexpr._lexicon import (
     AMOUNTS,
     CANONICAL,
     FOLD,
-    HALF,
+    FRACTIONS,
     HOUR_MARKERS,
     MONTHS,
     ORDINAL_SUFFIXES,
     SUBUNIT,
     UNITS,
+    WEEKDAYS,
 )
 
 _MINUTE_WORDS: Final = frozenset({"m", "mn", "min", "mins", "minute", "minutes"})
@@ -59,7 +60,8 @@ _TOKEN: Final = re.compile(
     | (?P<word>[a-z]+)
     | (?P<sym>[,&+@])
     | (?P<minus>-(?=\d))
-    | \s+ | [.\-](?!\d)
+    | (?P<dash>-)
+    | \s+ | \.(?!\d)
     | (?P<bad>.)
     """,
     re.VERBOSE,
@@ -69,13 +71,21 @@ _TOKEN: Final = re.compile(
 def tokenise(text: str) -> list[Token]:
     """Normalise ``text`` (case, accents, apostrophes) and cut it into tokens."""
     tokens: list[Token] = []
+    dash_after = -1
     for match in _TOKEN.finditer(text.lower().translate(FOLD)):
         kind = match.lastgroup
         if kind is None:
             continue
         value = match.group()
-        if kind in ("word", "sym"):
-            tokens.append(CANONICAL.get(value, value))
+        if kind == "dash":
+            # Hyphens join words ("après-demain", "week-end") and are dropped, except
+            # between two weekdays, where "mon-fri" means "mon to fri".
+            dash_after = len(tokens)
+        elif kind in ("word", "sym"):
+            word = CANONICAL.get(value, value)
+            if dash_after == len(tokens) and word in WEEKDAYS and tokens[-1] in WEEKDAYS:
+                tokens.append("to")
+            tokens.append(word)
         elif kind == "num":
             tokens.append(int(value))
         elif kind == "clock":
@@ -106,19 +116,39 @@ def _at(tokens: list[Token], index: int) -> Token | None:
 
 
 def _amount(tokens: list[Token], index: int) -> tuple[int, int] | None:
-    """An amount at ``index`` in halves (so "half an hour" is exact), and where it ends."""
+    """An amount at ``index`` in quarters (so "un quart d'heure" is exact), and where it ends."""
     token = _at(tokens, index)
+    following = _at(tokens, index + 1)
     if isinstance(token, int):
-        return token * 2, index + 1
+        return token * 4, index + 1
     if not isinstance(token, str):
         return None
-    if token in _ARTICLES and _at(tokens, index + 1) in HALF:
-        return 1, index + 2  # "a half hour", "une demi-heure"
-    if token in HALF:
-        after = index + 2 if _at(tokens, index + 1) in ("a", "an") else index + 1
-        return 1, after  # "half an hour"
-    if token in AMOUNTS:
-        return AMOUNTS[token] * 2, index + 1
+    if token in _ARTICLES and following in FRACTIONS:
+        quarters, index = FRACTIONS[str(following)], index + 2  # "une demi", "a quarter"
+    elif token in FRACTIONS:
+        quarters, index = FRACTIONS[token], index + 1  # "half an hour"
+    elif token in AMOUNTS and following in ("quarters", "quarts"):
+        quarters, index = AMOUNTS[token], index + 2  # "trois quarts d'heure"
+    elif token in AMOUNTS:
+        return AMOUNTS[token] * 4, index + 1
+    else:
+        return None
+    # "a quarter of an hour", "half an hour": the words between a fraction and its unit.
+    if _at(tokens, index) == "of":
+        index += 1
+    if _at(tokens, index) in ("a", "an"):
+        index += 1
+    return quarters, index
+
+
+def _fraction_after(tokens: list[Token], index: int) -> tuple[int, int] | None:
+    """ "and a half", "et demie", "et quart" at ``index``: quarters, and where it ends."""
+    if _at(tokens, index) != "and":
+        return None
+    after = index + 2 if _at(tokens, index + 1) in ("a", "an") else index + 1
+    word = _at(tokens, after)
+    if isinstance(word, str) and word in FRACTIONS:
+        return FRACTIONS[word], after + 1
     return None
 
 
@@ -137,8 +167,8 @@ def read_span(tokens: list[Token], index: int, *, amount_optional: bool) -> tupl
         if found is None:
             if end >= 0 or not amount_optional:
                 break
-            found = (2, index)
-        halves, index = found
+            found = (4, index)
+        quarters, index = found
         unit_word = _at(tokens, index)
         unit = UNITS.get(unit_word) if isinstance(unit_word, str) else None
         if unit is None:
@@ -153,19 +183,18 @@ def read_span(tokens: list[Token], index: int, *, amount_optional: bool) -> tupl
                 raise Reject(f"{following} is out of range after {unit_word!r} (0-59)")
             seconds += following * sub
             index += 1
-        if _at(tokens, index) == "and":
-            after = index + 2 if _at(tokens, index + 1) in ("a", "an") else index + 1
-            if _at(tokens, after) in HALF:
-                halves += 1  # "an hour and a half", "une heure et demie"
-                index = after + 1
-        if halves % 2 and (kind != "s" or size == 1):
-            raise Reject("only hours and minutes can be halved")
+        fraction = _fraction_after(tokens, index)
+        if fraction is not None:
+            quarters += fraction[0]  # "an hour and a half", "une heure et quart"
+            index = fraction[1]
+        if quarters % 4 and (kind != "s" or size == 1):
+            raise Reject("only hours and minutes can be split into halves or quarters")
         if kind == "s":
-            seconds += halves * size // 2
+            seconds += quarters * size // 4
         elif kind == "d":
-            days += halves // 2 * size
+            days += quarters // 4 * size
         else:
-            months += halves // 2 * size
+            months += quarters // 4 * size
         position = end = index
     if end < 0:
         return None
@@ -185,7 +214,7 @@ def read_time(tokens: list[Token], index: int, *, bare: bool) -> tuple[Clock, in
             return _twelve_hour(first.hour, first.minute, first.second, following), index + 2
         return _checked(first), index + 1
     if first in _NAMED_TIMES:
-        return _NAMED_TIMES[str(first)], index + 1
+        return _past_the_hour(tokens, _NAMED_TIMES[str(first)], index + 1)
     if not isinstance(first, int):
         return None
     if following in ("am", "pm"):
@@ -198,16 +227,24 @@ def read_time(tokens: list[Token], index: int, *, bare: bool) -> tuple[Clock, in
             if _at(tokens, index) in _MINUTE_WORDS:
                 index += 1
             return _checked(Clock(first, minute)), index
-        return _checked(Clock(first, 0)), index
+        return _past_the_hour(tokens, _checked(Clock(first, 0)), index)
     if bare and not (
         following in UNITS
         or following in ORDINAL_SUFFIXES
         or following in MONTHS
-        or following in HALF
+        or following in FRACTIONS
         or following == "of"
     ):
         return _checked(Clock(first, 0)), index + 1
     return None
+
+
+def _past_the_hour(tokens: list[Token], clock: Clock, index: int) -> tuple[Clock, int]:
+    """ "midi et demi", "9h et quart": a fraction of an hour after a whole hour."""
+    fraction = _fraction_after(tokens, index)
+    if fraction is None:
+        return clock, index
+    return clock._replace(minute=fraction[0] * 15), fraction[1]
 
 
 def _checked(clock: Clock) -> Clock:
