@@ -83,7 +83,7 @@ def tokenise(text: str) -> list[Token]:
             dash_after = len(tokens)
         elif kind in ("word", "sym"):
             word = CANONICAL.get(value, value)
-            if dash_after == len(tokens) and word in WEEKDAYS and tokens[-1] in WEEKDAYS:
+            if tokens and dash_after == len(tokens) and word in WEEKDAYS and tokens[-1] in WEEKDAYS:
                 tokens.append("to")
             tokens.append(word)
         elif kind == "num":

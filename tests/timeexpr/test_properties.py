@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from hypothesis import given, reject, settings
+from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 
 from digitorn_notify.errors import TimeExpressionError
@@ -81,6 +81,7 @@ def check(text: str, now: datetime, zone: str) -> None:
 
 @settings(max_examples=400)
 @given(text=texts, now=nows, zone=st.sampled_from(ZONES))
+@example(text="-LUNDI", now=datetime(2000, 1, 1, tzinfo=UTC), zone="UTC")  # a dash before any word
 def test_any_text_parses_or_is_a_time_expression_error(text: str, now: datetime, zone: str) -> None:
     check(text, now, zone)
 
