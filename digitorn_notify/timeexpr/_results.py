@@ -26,6 +26,12 @@ _DAY: Final = timedelta(days=1)
 _MAX_STEPS: Final = 10_000
 
 
+def _utc(value: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected an aware datetime, not {type(value).__name__}")
+    return utc(value)
+
+
 def _zone_name(_instance: object, _attribute: attrs.Attribute[Any], value: str) -> None:
     zone_named(value)
 
@@ -58,7 +64,7 @@ class OneShot:
     ``result.at.astimezone(zone)`` to show it); a naive value is refused.
     """
 
-    at: datetime = attrs.field(converter=utc)
+    at: datetime = attrs.field(converter=_utc)
 
 
 @attrs.frozen
@@ -106,7 +112,7 @@ class IntervalSchedule:
     """
 
     every: timedelta = attrs.field(validator=_positive)
-    start: datetime = attrs.field(converter=utc)
+    start: datetime = attrs.field(converter=_utc)
     timezone: str = attrs.field(default="UTC", validator=_zone_name)
     time_of_day: time | None = attrs.field(default=None)
 

@@ -148,6 +148,8 @@ def test_results_validate_on_construction() -> None:
         CronSchedule(5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="naive"):
         OneShot(datetime(2026, 3, 13, 10, 0))
+    with pytest.raises(TypeError):
+        OneShot("2026-03-13T10:00:00Z")  # type: ignore[arg-type]
     start = datetime(2026, 3, 13, 10, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="positive"):
         IntervalSchedule(every=timedelta(0), start=start)

@@ -87,7 +87,11 @@ def test_any_text_parses_or_is_a_time_expression_error(text: str, now: datetime,
 
 
 @settings(max_examples=400)
-@given(text=phrases, now=nows, zone=st.sampled_from(ZONES))
+@given(
+    text=st.one_of(phrases, st.lists(st.one_of(texts, phrases), max_size=3).map(" ".join)),
+    now=nows,
+    zone=st.sampled_from(ZONES),
+)
 def test_phrases_parse_into_the_future(text: str, now: datetime, zone: str) -> None:
     check(text, now, zone)
 
