@@ -81,6 +81,16 @@ REFUSED = [
     ("every month at 9am on monday", "day of the week"),
     ("9h#", "unexpected character '#'"),
     ("every other 2 days", "'every other' needs a unit"),
+    ("in 0 days at 9am", "already past"),
+    ("every monday on the 15th", "weekly schedule cannot take a day of the month"),
+    ("every month on april 1st", "monthly schedule cannot name a month"),
+    ("every 2 days on the 15th", "no day of the month"),
+    ("le 0 avril", "day 0 is out of range"),
+    ("le 1er avril 99999", "year 99999 is out of range"),
+    ("après", "'après' needs 'demain' or 'midi'"),
+    ("day", "a day needs a number"),
+    ("week", "a week needs a number"),
+    ("en mars", "'en' is only understood in 'en semaine'"),
     ("0 0 1 * 1#5", "never fires"),
 ]
 

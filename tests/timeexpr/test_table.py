@@ -48,6 +48,8 @@ CASES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("dans une heure et quart", "2026-03-13T17:45+01:00"),
         ("5 minutes from now", "2026-03-13T16:35+01:00"),
         ("deux heures plus tard", "2026-03-13T18:30+01:00"),
+        ("2 hours later", "2026-03-13T18:30+01:00"),
+        ("a minute from now", "2026-03-13T16:31+01:00"),
         ("IN 5 MIN", "2026-03-13T16:35+01:00"),
         ("d'ici 10 minutes", "2026-03-13T16:40+01:00"),
         # relative: days, weeks and months keep the wall-clock time
@@ -143,6 +145,7 @@ CASES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("chaque jour à 9h", "cron: 0 9 * * *"),
         ("tous les jours à 9h", "cron: 0 9 * * *"),
         ("tous les jours ouvrés à 8h", "cron: 0 8 * * 1-5"),
+        ("every business day at 9", "cron: 0 9 * * 1-5"),
         ("every weekend at 10am", "cron: 0 10 * * 0,6"),
         ("tous les week-ends à 10h", "cron: 0 10 * * 0,6"),
         ("every day at 9am and 5pm", "cron: 0 9,17 * * *"),
