@@ -52,6 +52,12 @@ from digitorn_notify.storage import (
     WatcherRecord,
     WatcherStore,
 )
+from digitorn_notify.timeexpr import (
+    CronSchedule,
+    IntervalSchedule,
+    OneShot,
+    parse_time_expression,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -67,6 +73,7 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ConfigSchema",
+    "CronSchedule",
     "DeliveryError",
     "DeliveryResult",
     "EnvSecretProvider",
@@ -74,6 +81,7 @@ __all__ = [
     "FakeClock",
     "HealthStatus",
     "HealthTracker",
+    "IntervalSchedule",
     "JobRecord",
     "JobStore",
     "LLMNotificationChannel",
@@ -82,6 +90,7 @@ __all__ = [
     "Notification",
     "NotificationBuffer",
     "NotifyError",
+    "OneShot",
     "PayloadAttachment",
     "Priority",
     "RecipientContext",
@@ -100,4 +109,5 @@ __all__ = [
     "WatcherRecord",
     "WatcherStore",
     "__version__",
+    "parse_time_expression",
 ]
