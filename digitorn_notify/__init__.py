@@ -31,6 +31,13 @@ from digitorn_notify.errors import (
     StoreError,
     TimeExpressionError,
 )
+from digitorn_notify.host import (
+    ActionInvoker,
+    Policy,
+    PolicyGuard,
+    PromptSink,
+    SessionDirectory,
+)
 from digitorn_notify.payload import (
     ChannelCapabilities,
     ChannelHealth,
@@ -61,6 +68,7 @@ from digitorn_notify.timeexpr import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ActionInvoker",
     "AppConfig",
     "BaseOutputChannel",
     "BufferedNotification",
@@ -92,13 +100,17 @@ __all__ = [
     "NotifyError",
     "OneShot",
     "PayloadAttachment",
+    "Policy",
+    "PolicyGuard",
     "Priority",
+    "PromptSink",
     "RecipientContext",
     "Redactor",
     "RetryPolicy",
     "SQLiteStore",
     "Secret",
     "SecretProvider",
+    "SessionDirectory",
     "StoreError",
     "Subscription",
     "SystemClock",
