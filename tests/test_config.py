@@ -249,3 +249,24 @@ def test_redactor_masks_plain_and_url_encoded_forms() -> None:
     )
     assert not Redactor()
     assert Redactor().redact("text") == "text"
+
+
+async def test_failed_start_keeps_the_previous_deployment_running() -> None:
+    class FailingStart(RecordingChannel):
+        CHANNEL_ID: ClassVar[str] = "failing_start2"
+
+        async def on_start(self) -> None:
+            raise ConnectionError("smtp down")
+
+    reg = registry()
+    reg.register_type(FailingStart)
+    await reg.deploy_app("app", {"rec": {"type": "recording"}})
+    old = reg.instances("app")["rec"]
+    with pytest.raises(ConfigError, match=r"channels\.bad: on_start failed"):
+        await reg.deploy_app("app", {"rec": {"type": "recording"}, "bad": {"type": "failing_start2"}})
+    assert reg.instances("app")["rec"] is old
+    assert old.stopped == 0  # type: ignore[attr-defined]
+    assert (await reg.deliver("rec", "app", "still here")).success
+    await reg.deploy_app("app", {"rec": {"type": "recording"}})
+    assert old.stopped == 1  # type: ignore[attr-defined]
+    assert reg.instances("app")["rec"] is not old

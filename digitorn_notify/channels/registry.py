@@ -228,13 +228,13 @@ class ChannelRegistry:
 
         Variables and secrets are resolved, each instance's config is validated, then
         every ``on_start`` runs. Any error is a :class:`ConfigError` naming the path,
-        and nothing stays deployed. Deploying an app again replaces its instances.
-        Returns the instance names.
+        and nothing of the new deployment stays. Deploying an app again replaces its
+        instances: the new ones start before the old ones stop, so a deployment that
+        fails leaves the previous one running. Returns the instance names.
         """
         parsed = parse_channels(channels)
         resolver = VariableResolver(variables=variables, secrets=self._secrets)
         app = _App(app_id)
-        app.redactor.add(*resolver.secret_values)
         self._add_implicit(app, FALLBACK_CHANNEL)
         for name, block in parsed.items():
             app.instances[name] = self._build_instance(app, name, block, resolver)
@@ -242,8 +242,6 @@ class ChannelRegistry:
         for name, block in parsed.items():
             await self._validate(app, name, block)
 
-        if app_id in self._apps:
-            await self.undeploy_app(app_id)
         started: list[_Instance] = []
         LOG_FILTER.track(app.redactor)  # before on_start, which may log requests
         try:
@@ -260,7 +258,10 @@ class ChannelRegistry:
                 await _stop(instance, app.redactor)
             LOG_FILTER.forget(app.redactor)
             raise
+        previous = self._apps.get(app_id)
         self._apps[app_id] = app
+        if previous is not None:
+            await self._stop_app(previous)
         return list(parsed)
 
     def _build_instance(
@@ -322,8 +323,11 @@ class ChannelRegistry:
     async def undeploy_app(self, app_id: str) -> None:
         """Stop (``on_stop``) and forget the app's instances; unknown apps are ignored."""
         app = self._apps.pop(app_id, None)
-        if app is None:
-            return
+        if app is not None:
+            await self._stop_app(app)
+
+    @staticmethod
+    async def _stop_app(app: _App) -> None:
         for instance in app.instances.values():
             await _stop(instance, app.redactor)
         LOG_FILTER.forget(app.redactor)
