@@ -228,6 +228,8 @@ def _compare(node: Compare) -> Evaluator:
 
 def _against_constant(op: str, get: Evaluator, constant: object) -> Evaluator | None:
     """A closure for ``x op constant`` that skips the general path for exact types."""
+    if constant is MISSING:  # a function refused a constant argument: missing is null
+        constant = None
     kind = kind_of(constant)
     if op in ("==", "!=") and kind in (NULL, BOOL):
         return _is_constant(op == "==", get, constant)

@@ -31,7 +31,18 @@ _NAME_CHARS: Final = _NAME_START | _DIGITS
 _SPACE: Final = frozenset(" \t\r\n")
 _TWO_CHAR_OPS: Final = frozenset({"==", "!=", "<=", ">="})
 _ONE_CHAR_OPS: Final = frozenset("<>()[],.-")
-_ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r"}
+# JSON's escapes plus \', so any JSON string literal is also a string literal here.
+_ESCAPES: Final = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 # Operators from other languages, refused with what to write instead.
 _FOREIGN_OPS: Final = {
     "&&": "use 'and'",
@@ -226,15 +237,27 @@ def _escape(text: str, index: int) -> tuple[str, int]:
     if code in _ESCAPES:
         return _ESCAPES[code], index + 2
     if code == "u":
-        digits = text[index + 2 : index + 6]
-        if len(digits) != 4 or not all(digit in _HEX for digit in digits):
-            raise syntax_error("\\u needs exactly four hex digits", text, index)
-        point = int(digits, 16)
+        point = _hex4(text, index)
+        if 0xD800 <= point <= 0xDBFF and text[index + 6 : index + 8] == "\\u":
+            # A JSON surrogate pair (what json.dumps writes for an emoji) is one character.
+            low = _hex4(text, index + 6)
+            if 0xDC00 <= low <= 0xDFFF:
+                return chr(0x10000 + ((point - 0xD800) << 10) + (low - 0xDC00)), index + 12
         if 0xD800 <= point <= 0xDFFF:
-            raise syntax_error("\\u escapes of surrogates (D800-DFFF) are refused", text, index)
+            raise syntax_error("a \\u escape of a lone surrogate (D800-DFFF)", text, index)
         return chr(point), index + 6
     if not code:
         raise syntax_error("unterminated string: it ends with a backslash", text, index)
     raise syntax_error(
-        "unknown escape; the escapes are \\\\ \\' \\\" \\/ \\n \\t \\r \\uXXXX", text, index
+        "unknown escape; the escapes are \\\\ \\' \\\" \\/ \\b \\f \\n \\r \\t \\uXXXX",
+        text,
+        index,
     )
+
+
+def _hex4(text: str, index: int) -> int:
+    # ``text[index]`` is the backslash of a \uXXXX escape.
+    digits = text[index + 2 : index + 6]
+    if len(digits) != 4 or not all(digit in _HEX for digit in digits):
+        raise syntax_error("\\u needs exactly four hex digits", text, index)
+    return int(digits, 16)
