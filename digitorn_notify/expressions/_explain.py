@@ -142,8 +142,8 @@ class _Explainer:
             found = member(left, right)
             if found is None and present:
                 self.note(
-                    f"{self.source(node)} does not hold: 'in' looks in a list, in a string"
-                    f" or among a mapping's keys (those two for a string), not {pair}"
+                    f"{self.source(node)} does not hold: 'in' needs a list on the right, or a"
+                    f" string on the left and a string or a mapping on the right; not {pair}"
                 )
             return found is (node.op == "in")
         ordered = order(ORDERINGS[node.op], left, right)
