@@ -105,6 +105,20 @@ def _path(steps: tuple[str | int, ...]) -> Evaluator:
 
         return two_keys
 
+    if all(type(key) is str for key in steps):
+        keys = steps
+
+        def keys_only(names: Any) -> object:
+            value = names
+            try:
+                for key in keys:
+                    value = value.get(key, MISSING) if type(value) is dict else step(value, key)
+            except Exception:
+                return MISSING
+            return value
+
+        return keys_only
+
     plan: tuple[tuple[bool, Any], ...] = tuple((type(key) is str, key) for key in steps)
 
     def path(names: Any) -> object:
