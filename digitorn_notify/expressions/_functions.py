@@ -9,7 +9,7 @@ explaining interpreter turns that into a diagnostic built from ``accepts``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -49,7 +49,7 @@ class Function:
         return f"{self.name}({', '.join(self.params)})"
 
 
-def _len(value: object) -> object:
+def _len(value: Any) -> object:
     kind = kind_of(value)
     if kind == STRING:
         return len(plain_str(value))
@@ -58,8 +58,8 @@ def _len(value: object) -> object:
     if kind == MAPPING:
         try:
             if issubclass(type(value), dict):
-                return dict.__len__(value)  # type: ignore[arg-type]
-            return len(value)  # type: ignore[arg-type]
+                return dict.__len__(value)
+            return len(value)
         except Exception:
             return MISSING
     return MISSING

@@ -153,7 +153,8 @@ def step_with_reason(value: Any, key: str | int) -> tuple[object, str]:
     if value is MISSING:
         return MISSING, "is missing"
     kind = kind_of(value)
-    if type(key) is str:
+    # Keys come from our own parser, exact str or int, so isinstance is safe here.
+    if isinstance(key, str):
         if kind != MAPPING:
             return MISSING, _not_a(kind, value, "mapping", key)
         try:
@@ -171,8 +172,8 @@ def step_with_reason(value: Any, key: str | int) -> tuple[object, str]:
         return MISSING, _not_a(kind, value, "list", key)
     items = list_items(value)
     size = len(items)
-    if -size <= key < size:  # type: ignore[operator]
-        return items[key], ""  # type: ignore[index]
+    if -size <= key < size:
+        return items[key], ""
     return MISSING, f"has {size} item{'' if size == 1 else 's'}, so [{key}] is out of range"
 
 

@@ -75,6 +75,9 @@ def test_paths_and_root_names() -> None:
     )
     assert expression.root_names == {"result", "other"}
     assert compile_expression("1 == 1").paths == ()
+    quoted = compile_expression('result["say \\"hi\\"\\n"]["\\u0007"] == 1')
+    assert quoted.paths == ('result["say \\"hi\\"\\n"]["\\u0007"]',)
+    assert compile_expression(f"{quoted.paths[0]} == 1") == quoted
 
 
 def test_evaluate_returns_a_bool() -> None:

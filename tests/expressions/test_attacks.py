@@ -328,3 +328,64 @@ def test_long_strings_are_cut_in_diagnostics() -> None:
     (line,) = compile_expression("result > 1").explain(names).diagnostics
     assert "of 1000000 characters" in line
     assert len(line) < 250
+
+
+class HashlessMeta(type):
+    """A metaclass whose classes cannot be hashed: even classifying by type must not fail."""
+
+    __hash__ = boom  # type: ignore[assignment]
+
+
+class Unhashable(metaclass=HashlessMeta):
+    pass
+
+
+def test_values_of_classes_that_cannot_be_hashed_are_opaque() -> None:
+    value = Unhashable()
+    expression = compile_expression("result == result and result != 1 and result.a == null")
+    assert expression.evaluate({"result": value})
+    (line,) = compile_expression("result > 1").explain({"result": value}).diagnostics
+    assert "an object of type Unhashable" in line
+
+
+class NamelessMeta(type):
+    @property
+    def __name__(cls) -> str:  # type: ignore[override]
+        raise Boom
+
+
+class Nameless(metaclass=NamelessMeta):
+    pass
+
+
+def test_a_class_without_a_name_is_described_as_object() -> None:
+    (line,) = compile_expression("result > 1").explain({"result": Nameless()}).diagnostics
+    assert "an object of type object" in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["result.a.b.status == 1", "result.a[0].status == 1", "result.status == 1"],
+)
+def test_a_colliding_key_at_any_depth_is_missing(text: str) -> None:
+    hostile = {CollidingKey(): 1}
+    a: Any = [hostile] if "[0]" in text else {"b": hostile}
+    names = {"result": {"a": a, **hostile}}
+    assert compile_expression(text).evaluate(names) is False
+    assert compile_expression(text.replace("== 1", "== null")).evaluate(names) is True
+
+
+def test_mappings_with_hostile_keys_compare_undecided() -> None:
+    # Looking the colliding key up among b's keys runs its __eq__ against "status".
+    names = {"a": {CollidingKey(): 1, "x": 2}, "b": {"status": 1, "x": 2}}
+    assert compile_expression("a == b").evaluate(names) is False
+    assert compile_expression("a != b").evaluate(names) is False
+
+
+def test_lone_surrogates_in_the_text_are_refused() -> None:
+    with pytest.raises(ExpressionError, match="lone surrogate"):
+        compile_expression('x == "\ud800"')
+    with pytest.raises(ExpressionError, match="U\\+D800"):
+        compile_expression("x \ud800 1")
+    with pytest.raises(ExpressionError, match="lone surrogate"):
+        compile_expression('x == "\\ud83d\\u0041"')

@@ -38,6 +38,7 @@ def _compile_or_none(text: str) -> Any:
     return None
 
 
+@settings(deadline=None)
 @given(st.text(max_size=120) | token_soup)
 @example("")
 @example("x" * (MAX_EXPRESSION_LENGTH + 1))
@@ -45,7 +46,7 @@ def test_any_text_compiles_or_raises_expression_error(text: str) -> None:
     _compile_or_none(text)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(token_soup, reference.names_strategy)
 def test_whatever_compiles_never_raises_on_json_like_input(text: str, names: Any) -> None:
     expression = _compile_or_none(text)
@@ -55,7 +56,7 @@ def test_whatever_compiles_never_raises_on_json_like_input(text: str, names: Any
         assert expression.explain(names).value is value
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reference.expressions, reference.names_strategy)
 # A function refusing a constant argument is missing, and missing equals null.
 @example(("cmp", "==", ("lit", None), ("call", "abs", (("lit", None),))), {})
@@ -70,7 +71,7 @@ def test_agrees_with_the_reference_interpreter(tree: Any, names: Any) -> None:
     assert all(isinstance(line, str) for line in explained.diagnostics)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reference.expressions)
 def test_rendered_trees_compile_and_keep_their_text(tree: Any) -> None:
     text = reference.render(tree)
@@ -80,6 +81,7 @@ def test_rendered_trees_compile_and_keep_their_text(tree: Any) -> None:
     assert compile_expression(text) == expression
 
 
+@settings(deadline=None)
 @given(reference.json_values)
 def test_paths_through_any_value_never_raise(value: Any) -> None:
     names = {"result": value}

@@ -236,3 +236,28 @@ def test_names_need_not_be_a_dict() -> None:
     assert expression.evaluate(MappingProxyType({"result": {"a": 1}}))
     for names in (None, 5, [1], "result", object()):
         assert expression.evaluate(names) is False  # type: ignore[arg-type]
+
+
+def test_float_and_tuple_subclasses_are_read_as_their_base() -> None:
+    class Ratio(float):
+        pass
+
+    class Pair(tuple[int, int]):
+        pass
+
+    data = {"r": Ratio(0.5), "p": Pair((1, 2))}
+    assert holds("result.r == 0.5 and result.r < 1 and abs(result.r) == 0.5", data)
+    assert holds("result.p[1] == 2 and result.p == [1, 2] and len(result.p) == 2", data)
+
+
+def test_mappings_with_different_keys_differ() -> None:
+    assert holds("result.a != result.b", {"a": {"x": 1}, "b": {"y": 1}})
+    assert holds("result.a != result.b", {"a": {"x": 1}, "b": {"x": 1, "y": 2}})
+    assert holds("result.a == result.b", {"a": {"x": [1]}, "b": MappingProxyType({"x": [1.0]})})
+
+
+def test_missing_key_in_a_non_dict_mapping() -> None:
+    data = MappingProxyType({"a": 1})
+    assert holds("result.b == null and 'b' not in result", data)
+    (line,) = compile_expression("result.b > 1").explain({"result": data}).diagnostics
+    assert line == "`result.b` is missing: `result` has no key 'b'"
