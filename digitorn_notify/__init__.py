@@ -31,6 +31,7 @@ from digitorn_notify.errors import (
     StoreError,
     TimeExpressionError,
 )
+from digitorn_notify.expressions import Evaluation, Expression, compile_expression
 from digitorn_notify.host import (
     ActionInvoker,
     Policy,
@@ -85,6 +86,8 @@ __all__ = [
     "DeliveryError",
     "DeliveryResult",
     "EnvSecretProvider",
+    "Evaluation",
+    "Expression",
     "ExpressionError",
     "FakeClock",
     "HealthStatus",
@@ -121,5 +124,6 @@ __all__ = [
     "WatcherRecord",
     "WatcherStore",
     "__version__",
+    "compile_expression",
     "parse_time_expression",
 ]

@@ -16,6 +16,8 @@ redacted values, not from the values themselves.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ChannelNotFoundError",
     "ConfigError",
@@ -43,6 +45,10 @@ class ConfigError(NotifyError, ValueError):
         self.path = path
         super().__init__(f"{path}: {reason}" if path else reason)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields are lost by BaseException's default pickling.
+        return (_rebuild, (type(self), (self.reason,), {"path": self.path}))
+
     def with_prefix(self, prefix: str) -> ConfigError:
         """Return the same error with ``prefix`` prepended to its path."""
         path = f"{prefix}.{self.path}" if self.path else prefix
@@ -56,6 +62,9 @@ class ExpressionError(NotifyError, ValueError):
         self.column = column
         self.text = text
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, {"column": self.column, "text": self.text}))
 
 
 class TimeExpressionError(NotifyError, ValueError):
@@ -72,3 +81,7 @@ class ChannelNotFoundError(DeliveryError, LookupError):
 
 class StoreError(NotifyError):
     """A storage backend failed, or holds data this version cannot read."""
+
+
+def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
+    return cls(*args, **kwargs)

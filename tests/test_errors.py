@@ -1,0 +1,39 @@
+"""The error tree: one root, and errors survive pickling (multiprocessing, logging queues)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from digitorn_notify import (
+    ChannelNotFoundError,
+    ConfigError,
+    DeliveryError,
+    ExpressionError,
+    NotifyError,
+    StoreError,
+    TimeExpressionError,
+)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [ConfigError, ExpressionError, TimeExpressionError, DeliveryError, ChannelNotFoundError, StoreError],
+)
+def test_everything_derives_from_notify_error(cls: type[Exception]) -> None:
+    assert issubclass(cls, NotifyError)
+
+
+def test_config_error_names_the_path_and_pickles() -> None:
+    error = ConfigError("missing required field", path="channels.x.config.url")
+    assert str(error) == "channels.x.config.url: missing required field"
+    clone = pickle.loads(pickle.dumps(error))
+    assert (clone.reason, clone.path, str(clone)) == (error.reason, error.path, str(error))
+    assert str(error.with_prefix("app")) == "app.channels.x.config.url: missing required field"
+
+
+def test_expression_error_keeps_column_and_text_through_pickle() -> None:
+    error = ExpressionError("bad", column=7, text="a == ")
+    clone = pickle.loads(pickle.dumps(error))
+    assert (str(clone), clone.column, clone.text) == ("bad", 7, "a == ")
