@@ -19,6 +19,16 @@ T = TypeVar("T")
 #: Structures config and payload dicts strictly: an unknown key is an error, not ignored.
 #: attrs converters win over cattrs' own, so a lone tag string stays one tag.
 converter = make_converter(forbid_extra_keys=True, prefer_attrib_converters=True)
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    # cattrs' default calls str() on anything: {"message": None} would become "None".
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+converter.register_structure_hook(str, _strict_str)
 converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
 converter.register_structure_hook(
     bytes,

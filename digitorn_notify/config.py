@@ -19,11 +19,12 @@ from digitorn_notify.errors import ConfigError
 
 __all__ = ["AppConfig", "ChannelConfig", "UserResolverConfig"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
+    # "not >" also refuses NaN, which compares false with everything.
+    if value is not None and not value > 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
@@ -95,7 +96,7 @@ def parse_channels(data: Mapping[str, Any] | None) -> dict[str, ChannelConfig]:
     channels: dict[str, ChannelConfig] = {}
     for name, block in data.items():
         path = f"channels.{name}"
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ConfigError(
                 "a channel name is letters, digits, '_' or '-', starting with a letter or '_'",
                 path=path,

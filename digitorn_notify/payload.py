@@ -44,13 +44,27 @@ def _priority(value: Priority | str) -> Priority:
         raise ValueError(f"priority {value!r} is not one of: {accepted}") from None
 
 
-def _str_list(value: Sequence[str] | None) -> list[str]:
+def _str_list(value: Sequence[str] | None, field: str) -> list[str]:
+    """``value`` as a list of strings; the error names ``field``."""
     if value is None:
         return []
     if isinstance(value, str):
         # A lone string is almost always a single tag, not a list of characters.
         return [value]
-    return [str(v) for v in value]
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{field}: expected a list of strings, got {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"{field}: expected strings, found {type(item).__name__}")
+    return list(value)
+
+
+def _tags(value: Sequence[str] | None) -> list[str]:
+    return _str_list(value, "tags")
+
+
+def _formats(value: Sequence[str] | None) -> list[str]:
+    return _str_list(value, "supported_formats")
 
 
 def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -105,7 +119,7 @@ class ChannelPayload:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     thread_id: str | None = None
     priority: Priority = attrs.field(default=Priority.NORMAL, converter=_priority)
-    tags: list[str] = attrs.field(factory=list, converter=_str_list)
+    tags: list[str] = attrs.field(factory=list, converter=_tags)
 
 
 @attrs.frozen
@@ -137,7 +151,7 @@ class ChannelCapabilities:
     supports_threading: bool = False
     supports_batching: bool = False
     max_message_length: int | None = None
-    supported_formats: list[str] = attrs.field(factory=lambda: ["text"], converter=_str_list)
+    supported_formats: list[str] = attrs.field(factory=lambda: ["text"], converter=_formats)
 
 
 HealthStatus = Literal["ok", "degraded", "down"]

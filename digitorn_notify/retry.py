@@ -26,7 +26,9 @@ def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None
 class RetryPolicy:
     """How a channel wants failed deliveries retried (only while ``retryable``)."""
 
-    max_retries: int = attrs.field(default=3, validator=_non_negative)
+    max_retries: int = attrs.field(
+        default=3, validator=[attrs.validators.instance_of(int), _non_negative]
+    )
     backoff_base: float = attrs.field(default=1.0, validator=_non_negative)
     backoff_max: float = attrs.field(default=60.0, validator=_non_negative)
     backoff_multiplier: float = attrs.field(default=2.0)

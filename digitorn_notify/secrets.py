@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote, quote_plus
 
 __all__ = [
+    "LOG_FILTER",
+    "MIN_SECRET_LENGTH",
     "EnvSecretProvider",
     "RedactingLogFilter",
     "Redactor",
@@ -27,9 +30,9 @@ __all__ = [
 ]
 
 MASK = "***"
-# Shorter values would mask ordinary words ("on", "1") everywhere; a secret that
-# short protects nothing anyway.
-_MIN_SECRET_LENGTH = 4
+#: Shorter values would mask ordinary words ("on", "1") everywhere; a secret that
+#: short protects nothing anyway, and deploying one logs a warning.
+MIN_SECRET_LENGTH = 4
 
 
 class Secret(str):
@@ -98,13 +101,14 @@ class Redactor:
         """Remember more secret values (and their URL-encoded forms)."""
         before = len(self._values)
         for value in values:
-            if len(value) < _MIN_SECRET_LENGTH:
+            if len(value) < MIN_SECRET_LENGTH:
                 continue
             self._values.update({value, quote(value, safe=""), quote_plus(value)})
         if len(self._values) != before:
-            # Longest first, so a secret that contains another is masked whole.
+            # Longest first, so a secret that contains another is masked whole;
+            # case-blind, so an upper-cased echo or a lower-case %2f escape is caught.
             ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, ordered)))
+            self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -114,10 +118,6 @@ class Redactor:
         if self._pattern is None or not text:
             return text
         return self._pattern.sub(MASK, text)
-
-    def redact_optional(self, text: str | None) -> str | None:
-        """Like :meth:`redact`, passing ``None`` through."""
-        return None if text is None else self.redact(text)
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
@@ -134,29 +134,44 @@ class RedactingLogFilter(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
+        # Records may come from worker threads (a sync client in anyio.to_thread).
+        self._lock = threading.Lock()
 
     def track(self, redactor: Redactor) -> None:
         """Mask ``redactor``'s secrets for as long as it lives."""
-        self._redactors.add(redactor)
+        with self._lock:
+            self._redactors.add(redactor)
 
     def forget(self, redactor: Redactor) -> None:
         """Stop masking ``redactor``'s secrets."""
-        self._redactors.discard(redactor)
+        with self._lock:
+            self._redactors.discard(redactor)
+
+    def _redact(self, text: str, redactors: list[Redactor]) -> str:
+        for redactor in redactors:
+            text = redactor.redact(text)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with secrets masked; never drops a record."""
-        redactors = [r for r in self._redactors if r]
-        if redactors:
-            message = original = record.getMessage()
-            for redactor in redactors:
-                message = redactor.redact(message)
-            if message != original:
-                record.msg, record.args = message, None
+        """Rewrite the record's message and traceback with secrets masked; keep the record."""
+        with self._lock:
+            redactors = [r for r in self._redactors if r]
+        if not redactors:
+            return True
+        original = record.getMessage()
+        message = self._redact(original, redactors)
+        if message != original:
+            record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            # Handlers reuse exc_text when set, so the traceback is printed redacted.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text, redactors)
         return True
 
 
-#: The filter the registry feeds; attached to the HTTP stack's loggers on import.
+#: The filter the registry feeds. Logger filters do not apply to child loggers, so it
+#: sits on ``httpx`` itself, the logger that prints request URLs.
 LOG_FILTER = RedactingLogFilter()
-for _name in ("httpx", "httpcore"):
-    if LOG_FILTER not in logging.getLogger(_name).filters:
-        logging.getLogger(_name).addFilter(LOG_FILTER)
+if LOG_FILTER not in logging.getLogger("httpx").filters:
+    logging.getLogger("httpx").addFilter(LOG_FILTER)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from digitorn_notify.errors import ConfigError
-from digitorn_notify.secrets import Secret, SecretProvider
+from digitorn_notify.secrets import MIN_SECRET_LENGTH, Secret, SecretProvider
 
 __all__ = ["RUNTIME_TEMPLATE_NAMES", "VariableResolver"]
 
@@ -71,14 +71,12 @@ class VariableResolver:
         self._environ = os.environ if environ is None else environ
         #: Every secret value substituted so far (for redaction).
         self.secret_values: set[str] = set()
+        #: Paths where a secret too short to be masked was used (worth a warning).
+        self.unmaskable: list[str] = []
         self._variables: dict[str, Any] = {}
-        self._secret_variables: set[str] = set()
         for name, value in (variables or {}).items():
             # Variables may use env/secret tokens but not other variables: no cycles.
-            before = set(self.secret_values)
             self._variables[name] = self._resolve(value, f"variables.{name}", allow_vars=False)
-            if self.secret_values != before:
-                self._secret_variables.add(name)
 
     def resolve(self, data: Any, path: str) -> Any:
         """Return ``data`` with tokens resolved; ``path`` names it in errors."""
@@ -125,7 +123,8 @@ class VariableResolver:
                 if not isinstance(value, Mapping) or step not in value:
                     raise ConfigError(f"variable {name} is not defined", path=path)
                 value = value[step]
-            return value, root in self._secret_variables
+            # Secrecy is per value: only leaves made from a secret are Secret strings.
+            return value, isinstance(value, Secret)
         where = "variables" if allow_vars else "environment or secrets"
         raise ConfigError(
             f"unknown variable {{{{{name}}}}}: define it under {where}, or use "
@@ -142,7 +141,7 @@ class VariableResolver:
             value, secret = self._lookup(whole.group(1), path, allow_vars=allow_vars)
             if value is _MISSING:
                 return text
-            return self._mark(value, secret)
+            return self._mark(value, secret, path)
 
         used_secret = False
 
@@ -153,17 +152,19 @@ class VariableResolver:
                 return match.group(0)
             used_secret = used_secret or secret
             if secret:
-                self.secret_values.add(str(value))
+                self._remember(str(value), path)
             return str(value)
 
         result = TOKEN.sub(substitute, text)
         return Secret(result) if used_secret else result
 
-    def _mark(self, value: Any, secret: bool) -> Any:
+    def _remember(self, value: str, path: str) -> None:
+        self.secret_values.add(value)
+        if len(value) < MIN_SECRET_LENGTH and path not in self.unmaskable:
+            self.unmaskable.append(path)
+
+    def _mark(self, value: Any, secret: bool, path: str) -> Any:
         if not secret:
             return value
-        if isinstance(value, str):
-            self.secret_values.add(value)
-            return Secret(value)
-        self.secret_values.add(str(value))
-        return value
+        self._remember(str(value), path)
+        return Secret(value) if isinstance(value, str) else value

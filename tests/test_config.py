@@ -258,15 +258,26 @@ async def test_failed_start_keeps_the_previous_deployment_running() -> None:
         async def on_start(self) -> None:
             raise ConnectionError("smtp down")
 
+    stopped: list[RecordingChannel] = []
+
+    class Watched(RecordingChannel):
+        CHANNEL_ID: ClassVar[str] = "watched"
+
+        async def on_stop(self) -> None:
+            stopped.append(self)
+
     reg = registry()
     reg.register_type(FailingStart)
-    await reg.deploy_app("app", {"rec": {"type": "recording"}})
+    reg.register_type(Watched)
+    await reg.deploy_app("app", {"rec": {"type": "watched"}})
     old = reg.instances("app")["rec"]
     with pytest.raises(ConfigError, match=r"channels\.bad: on_start failed"):
-        await reg.deploy_app("app", {"rec": {"type": "recording"}, "bad": {"type": "failing_start2"}})
+        await reg.deploy_app("app", {"rec": {"type": "watched"}, "bad": {"type": "failing_start2"}})
+    # The new "rec" was started, then stopped when "bad" failed; the old one still serves.
+    assert len(stopped) == 1
+    assert stopped[0] is not old
     assert reg.instances("app")["rec"] is old
-    assert old.stopped == 0  # type: ignore[attr-defined]
     assert (await reg.deliver("rec", "app", "still here")).success
-    await reg.deploy_app("app", {"rec": {"type": "recording"}})
-    assert old.stopped == 1  # type: ignore[attr-defined]
+    await reg.deploy_app("app", {"rec": {"type": "watched"}})
+    assert stopped[-1] is old
     assert reg.instances("app")["rec"] is not old

@@ -20,10 +20,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import math
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import attrs
@@ -31,6 +33,13 @@ import cattrs
 
 from digitorn_notify._convert import converter, describe_structure_error
 from digitorn_notify._fanout import fan_out
+from digitorn_notify.channels._state import (
+    AppState,
+    Instance,
+    UserResolver,
+    stop_app,
+    stop_instance,
+)
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
 from digitorn_notify.channels.builtin.llm_notification import (
     LLMNotificationChannel,
@@ -40,10 +49,9 @@ from digitorn_notify.channels.builtin.llm_notification import (
 from digitorn_notify.channels.builtin.log import LogChannel
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
-from digitorn_notify.errors import ChannelNotFoundError, ConfigError
+from digitorn_notify.errors import ChannelNotFoundError, ConfigError, DeliveryError
 from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
-from digitorn_notify.retry import RetryPolicy
-from digitorn_notify.secrets import LOG_FILTER, Redactor, SecretProvider, as_secret_provider
+from digitorn_notify.secrets import LOG_FILTER, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
 from digitorn_notify.storage.protocols import NotificationBuffer
 from digitorn_notify.templates import VariableResolver
@@ -54,46 +62,13 @@ logger = logging.getLogger("digitorn_notify.channels")
 
 ENTRY_POINT_GROUP = "digitorn.channels"
 FALLBACK_CHANNEL = LLMNotificationChannel.CHANNEL_ID
-_MAX_FALLBACK_HOPS = 3
-_RETRYABLE_EXCEPTIONS = (OSError, TimeoutError, ConnectionError)
+_BUILTIN_TYPES = (LLMNotificationChannel, LogChannel)
+_HEALTH_CHECK_TIMEOUT = 5.0
 
 PayloadInput = ChannelPayload | Mapping[str, Any] | str
 
-
-class UserResolver(Protocol):
-    """Looks up per-delivery config (an address) for a session."""
-
-    async def resolve(self, context: RecipientContext) -> Mapping[str, Any]:
-        """Resolved fields; the registry merges explicit ``output_config`` over them."""
-        ...
-
-
 #: Builds the resolver of one channel instance from its ``user_resolver:`` block.
 UserResolverFactory = Callable[[UserResolverConfig, BaseOutputChannel], UserResolver]
-
-
-@attrs.define(eq=False)
-class _Instance:
-    """A deployed channel with what the delivery loop needs precomputed."""
-
-    channel: BaseOutputChannel
-    fallback: str | None
-    timeout: float
-    resolver: UserResolver | None
-    custom_resolve: bool
-    implicit: bool = False
-    #: Read once: a channel declares its retry behaviour, it does not vary per call.
-    policy: RetryPolicy = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self.policy = self.channel.retry_policy()
-
-
-@attrs.define(eq=False)
-class _App:
-    app_id: str
-    instances: dict[str, _Instance] = attrs.field(factory=dict)
-    redactor: Redactor = attrs.field(factory=Redactor)
 
 
 class ChannelRegistry:
@@ -119,9 +94,11 @@ class ChannelRegistry:
         self._secrets = as_secret_provider(secrets)
         self._resolver_factory = user_resolver_factory
         self._types: dict[str, type[BaseOutputChannel]] = {}
-        self._apps: dict[str, _App] = {}
-        self.register_type(LLMNotificationChannel)
-        self.register_type(LogChannel)
+        self._apps: dict[str, AppState] = {}
+        self._deploy_locks: dict[str, anyio.Lock] = {}
+        self._closed = False
+        for channel_type in _BUILTIN_TYPES:
+            self.register_type(channel_type)
         if load_plugins:
             self.load_plugins()
 
@@ -132,9 +109,11 @@ class ChannelRegistry:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Undeploy every app (each instance's ``on_stop`` runs)."""
-        for app_id in list(self._apps):
-            await self.undeploy_app(app_id)
+        """Undeploy every app (each instance's ``on_stop`` runs); refuse work afterwards."""
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for app_id in list(self._apps):
+                await self.undeploy_app(app_id)
 
     # -- types ---------------------------------------------------------------------------
 
@@ -147,10 +126,15 @@ class ChannelRegistry:
             raise TypeError(f"{channel_type!r} is not a BaseOutputChannel subclass")
         if not type_id:
             raise ValueError(f"{channel_type.__name__} has no CHANNEL_ID")
-        if type_id in self._types and not replace and self._types[type_id] is not channel_type:
+        current = self._types.get(type_id)
+        if (
+            current is not None
+            and current is not channel_type
+            and (not replace or current in _BUILTIN_TYPES)
+        ):
             raise ValueError(
                 f"channel type {type_id!r} is already registered by "
-                f"{self._types[type_id].__module__}.{self._types[type_id].__qualname__}"
+                f"{current.__module__}.{current.__qualname__}"
             )
         self._types[type_id] = channel_type
 
@@ -164,8 +148,6 @@ class ChannelRegistry:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 channel_type = entry.load()
-                if channel_type.CHANNEL_ID in (FALLBACK_CHANNEL, LogChannel.CHANNEL_ID):
-                    raise ValueError(f"cannot replace built-in {channel_type.CHANNEL_ID!r}")
                 self.register_type(channel_type, replace=True)
             except Exception as exc:
                 logger.warning(
@@ -197,16 +179,9 @@ class ChannelRegistry:
             return LLMNotificationChannel(config, name=name, app_id=app_id, hub=self.hub)
         return channel_type(config, name=name, app_id=app_id)
 
-    def _app(self, app_id: str) -> _App:
-        app = self._apps.get(app_id)
-        if app is None:
-            app = self._apps[app_id] = _App(app_id)
-            self._add_implicit(app, FALLBACK_CHANNEL)
-        return app
-
-    def _add_implicit(self, app: _App, type_id: str) -> _Instance:
+    def _implicit(self, app: AppState, type_id: str) -> Instance:
         channel = self._new_channel(self._types[type_id], {}, type_id, app.app_id)
-        instance = _Instance(
+        return Instance(
             channel=channel,
             fallback=None if type_id == FALLBACK_CHANNEL else FALLBACK_CHANNEL,
             timeout=self.delivery_timeout,
@@ -214,8 +189,14 @@ class ChannelRegistry:
             custom_resolve=_overrides_resolve(channel),
             implicit=True,
         )
-        app.instances[type_id] = instance
-        return instance
+
+    def _app(self, app_id: str) -> AppState:
+        app = self._apps.get(app_id)
+        if app is None:
+            # Delivering to an app that was never deployed still reaches its agent.
+            app = self._apps[app_id] = AppState(app_id)
+            app.instances[FALLBACK_CHANNEL] = self._implicit(app, FALLBACK_CHANNEL)
+        return app
 
     async def deploy_app(
         self,
@@ -229,45 +210,57 @@ class ChannelRegistry:
         Variables and secrets are resolved, each instance's config is validated, then
         every ``on_start`` runs. Any error is a :class:`ConfigError` naming the path,
         and nothing of the new deployment stays. Deploying an app again replaces its
-        instances: the new ones start before the old ones stop, so a deployment that
-        fails leaves the previous one running. Returns the instance names.
+        instances: the new ones start before the old ones stop (after the deliveries
+        under way finish), so a deployment that fails leaves the previous one running.
+        Deployments of one app are serialised. Returns the instance names.
         """
+        if self._closed:
+            raise DeliveryError("the registry is closed")
         parsed = parse_channels(channels)
-        resolver = VariableResolver(variables=variables, secrets=self._secrets)
-        app = _App(app_id)
-        self._add_implicit(app, FALLBACK_CHANNEL)
-        for name, block in parsed.items():
-            app.instances[name] = self._build_instance(app, name, block, resolver)
-        app.redactor.add(*resolver.secret_values)
-        for name, block in parsed.items():
-            await self._validate(app, name, block)
-
-        started: list[_Instance] = []
-        LOG_FILTER.track(app.redactor)  # before on_start, which may log requests
-        try:
-            for name in parsed:
-                instance = app.instances[name]
-                try:
-                    await instance.channel.on_start()
-                except Exception as exc:
-                    reason = app.redactor.redact(f"on_start failed: {type(exc).__name__}: {exc}")
-                    raise ConfigError(reason, path=f"channels.{name}") from None
-                started.append(instance)
-        except BaseException:
-            for instance in reversed(started):
-                await _stop(instance, app.redactor)
-            LOG_FILTER.forget(app.redactor)
-            raise
-        previous = self._apps.get(app_id)
-        self._apps[app_id] = app
-        if previous is not None:
-            await self._stop_app(previous)
+        lock = self._deploy_locks.setdefault(app_id, anyio.Lock())
+        async with lock:
+            app = AppState(app_id)
+            app.instances[FALLBACK_CHANNEL] = self._implicit(app, FALLBACK_CHANNEL)
+            # Before anything runs channel code that might log a secret.
+            LOG_FILTER.track(app.redactor)
+            started: list[Instance] = []
+            try:
+                resolver = VariableResolver(variables=variables, secrets=self._secrets)
+                for name, block in parsed.items():
+                    app.instances[name] = self._build_instance(app, name, block, resolver)
+                for name, block in parsed.items():
+                    await self._validate(app, name, block)
+                for name in parsed:
+                    instance = app.instances[name]
+                    try:
+                        await instance.channel.on_start()
+                    except Exception as exc:
+                        reason = app.redactor.redact(
+                            f"on_start failed: {type(exc).__name__}: {exc}"
+                        )
+                        raise ConfigError(reason, path=f"channels.{name}") from None
+                    started.append(instance)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    for instance in reversed(started):
+                        await stop_instance(instance, app.redactor)
+                LOG_FILTER.forget(app.redactor)
+                raise
+            previous = self._apps.get(app_id)
+            self._apps[app_id] = app
+            if previous is not None:
+                await stop_app(previous)
         return list(parsed)
 
     def _build_instance(
-        self, app: _App, name: str, block: ChannelConfig, resolver: VariableResolver
-    ) -> _Instance:
+        self, app: AppState, name: str, block: ChannelConfig, resolver: VariableResolver
+    ) -> Instance:
         path = f"channels.{name}"
+        if name == FALLBACK_CHANNEL:
+            raise ConfigError(
+                f"{FALLBACK_CHANNEL} is built in and always present; choose another name",
+                path=path,
+            )
         channel_type = self._types.get(block.type)
         if channel_type is None:
             known = ", ".join(sorted(self._types))
@@ -275,30 +268,47 @@ class ChannelRegistry:
                 f"unknown channel type {block.type!r} (known: {known})", path=f"{path}.type"
             )
         config = resolver.resolve(block.config, f"{path}.config")
-        channel = self._new_channel(channel_type, config, name, app.app_id)
-        user_resolver = None
-        if block.user_resolver is not None:
-            if self._resolver_factory is None:
-                raise ConfigError(
-                    "user_resolver needs a resolver factory: pass user_resolver_factory= "
-                    "to ChannelRegistry (the runtime does this when given an ActionInvoker)",
-                    path=f"{path}.user_resolver",
-                )
-            params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
-            user_resolver = self._resolver_factory(
-                attrs.evolve(block.user_resolver, params=params), channel
-            )
-        if block.fallback is not None and block.fallback == name:
+        app.redactor.add(*resolver.secret_values)
+        for short in resolver.unmaskable:
+            logger.warning("%s: a secret shorter than 4 characters cannot be masked", short)
+        if block.fallback == name:
             raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
-        return _Instance(
-            channel=channel,
-            fallback=None if name == FALLBACK_CHANNEL else block.fallback,
-            timeout=block.delivery_timeout or self.delivery_timeout,
-            resolver=user_resolver,
-            custom_resolve=_overrides_resolve(channel),
-        )
+        try:
+            channel = self._new_channel(channel_type, config, name, app.app_id)
+            user_resolver = None
+            if block.user_resolver is not None:
+                user_resolver = self._user_resolver(block, channel, resolver, path)
+            return Instance(
+                channel=channel,
+                fallback=block.fallback,
+                timeout=block.delivery_timeout or self.delivery_timeout,
+                resolver=user_resolver,
+                custom_resolve=_overrides_resolve(channel),
+            )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            reason = app.redactor.redact(f"cannot create the channel: {type(exc).__name__}: {exc}")
+            raise ConfigError(reason, path=path) from None
 
-    async def _validate(self, app: _App, name: str, block: ChannelConfig) -> None:
+    def _user_resolver(
+        self,
+        block: ChannelConfig,
+        channel: BaseOutputChannel,
+        resolver: VariableResolver,
+        path: str,
+    ) -> UserResolver:
+        assert block.user_resolver is not None
+        if self._resolver_factory is None:
+            raise ConfigError(
+                "user_resolver needs a resolver factory: pass user_resolver_factory= "
+                "to ChannelRegistry (the runtime does this when given an ActionInvoker)",
+                path=f"{path}.user_resolver",
+            )
+        params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
+        return self._resolver_factory(attrs.evolve(block.user_resolver, params=params), channel)
+
+    async def _validate(self, app: AppState, name: str, block: ChannelConfig) -> None:
         instance = app.instances[name]
         path = f"channels.{name}.config"
         try:
@@ -321,16 +331,13 @@ class ChannelRegistry:
             )
 
     async def undeploy_app(self, app_id: str) -> None:
-        """Stop (``on_stop``) and forget the app's instances; unknown apps are ignored."""
+        """Stop (``on_stop``) and forget the app's instances; unknown apps are ignored.
+
+        Deliveries already under way finish first (up to 30 s).
+        """
         app = self._apps.pop(app_id, None)
         if app is not None:
-            await self._stop_app(app)
-
-    @staticmethod
-    async def _stop_app(app: _App) -> None:
-        for instance in app.instances.values():
-            await _stop(instance, app.redactor)
-        LOG_FILTER.forget(app.redactor)
+            await stop_app(app)
 
     def instances(self, app_id: str) -> Mapping[str, BaseOutputChannel]:
         """The app's channel instances by name (``llm_notification`` included)."""
@@ -339,23 +346,41 @@ class ChannelRegistry:
 
     # -- delivery -------------------------------------------------------------------------
 
-    async def _lookup(self, app: _App, name: str) -> tuple[_Instance, str | None]:
+    async def _lookup(self, app: AppState, name: str) -> tuple[Instance, str | None]:
         instance = app.instances.get(name)
         if instance is not None:
             return instance, None
         if name not in self._types:
             return app.instances[FALLBACK_CHANNEL], f"unknown channel {name!r}"
-        # A type id used directly gets an instance with an empty config, if it needs none.
+        return await self._start_implicit(app, name)
+
+    async def _start_implicit(self, app: AppState, name: str) -> tuple[Instance, str | None]:
+        """A type id used directly: an instance with an empty config, if it needs none."""
+        while (starting := app.starting.get(name)) is not None:
+            await starting.wait()  # another delivery is starting it: use its outcome
+        instance = app.instances.get(name)
+        if instance is not None:
+            return instance, None
+        app.starting[name] = done = anyio.Event()
+        reason: str | None = None
         try:
-            instance = self._add_implicit(app, name)
+            instance = self._implicit(app, name)
             if instance.channel.config_schema().get("required"):
                 reason = f"channel type {name!r} needs config: deploy an instance of it"
             else:
                 await instance.channel.on_start()
+                # Published only once started, so no delivery can use it half-ready.
+                app.instances[name] = instance
                 return instance, None
         except Exception as exc:
             reason = app.redactor.redact(f"channel type {name!r} cannot run without config: {exc}")
-        app.instances.pop(name, None)
+        except BaseException:
+            if instance is not None:
+                await stop_instance(instance, app.redactor)
+            raise
+        finally:
+            del app.starting[name]
+            done.set()
         return app.instances[FALLBACK_CHANNEL], reason
 
     async def deliver(
@@ -373,18 +398,32 @@ class ChannelRegistry:
             if isinstance(coerced, DeliveryResult):
                 return coerced
             payload = coerced
+        if self._closed:
+            return _failure(name, error="the registry is closed")
         return await self._deliver_named(self._app(app_id), name, payload, config, session_id)
 
     async def _deliver_named(
         self,
-        app: _App,
+        app: AppState,
         name: str,
         payload: ChannelPayload,
         config: Mapping[str, Any] | None,
         session_id: str | None,
     ) -> DeliveryResult:
-        instance, missing = await self._lookup(app, name)
-        result = await self._deliver(app, instance, payload, config, session_id, 0)
+        app.enter()
+        try:
+            instance, missing = await self._lookup(app, name)
+            result = await self._deliver(
+                app, instance, payload, config, session_id, frozenset((instance.name,))
+            )
+        except Exception as exc:
+            # A bug (ours or a channel's hook) must not escape into the scheduler.
+            text = "".join(traceback.format_exception(exc))
+            # Not logger.exception: the traceback must go through the redactor first.
+            logger.error("delivery through %s failed: %s", name, app.redactor.redact(text))  # noqa: TRY400
+            return _failure(name, error=app.redactor.redact(f"{type(exc).__name__}: {exc}"))
+        finally:
+            app.leave()
         if missing is not None:
             logger.warning(
                 "%s; delivered through %s", missing, FALLBACK_CHANNEL, extra={"app_id": app.app_id}
@@ -397,12 +436,12 @@ class ChannelRegistry:
 
     async def _deliver(
         self,
-        app: _App,
-        instance: _Instance,
+        app: AppState,
+        instance: Instance,
         payload: ChannelPayload,
         config: Mapping[str, Any] | None,
         session_id: str | None,
-        hops: int,
+        tried: frozenset[str],
     ) -> DeliveryResult:
         channel = instance.channel
         output_config = dict(config) if config else {}
@@ -435,12 +474,12 @@ class ChannelRegistry:
             await clock.sleep(delay)
         if attempt:
             result = attrs.evolve(result, metadata={**result.metadata, "attempts": attempt + 1})
-        if not result.success and instance.fallback is not None and hops < _MAX_FALLBACK_HOPS:
-            result = await self._fall_back(app, instance, payload, result, session_id, hops)
+        if not result.success and instance.fallback is not None:
+            result = await self._fall_back(app, instance, payload, result, session_id, tried)
         return result
 
     async def _attempt(
-        self, app: _App, instance: _Instance, payload: ChannelPayload, config: dict[str, Any]
+        self, app: AppState, instance: Instance, payload: ChannelPayload, config: dict[str, Any]
     ) -> DeliveryResult:
         channel = instance.channel
         result: object = None
@@ -457,92 +496,82 @@ class ChannelRegistry:
                 type(exc).__name__,
                 extra={"app_id": app.app_id, "channel": channel.name},
             )
-            return DeliveryResult(
-                success=False,
-                channel_id=channel.CHANNEL_ID,
-                error=app.redactor.redact(f"{type(exc).__name__}: {exc}"),
-                retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
-            )
+            # Network errors (ConnectionError, TimeoutError...) are OSErrors: transient.
+            error = app.redactor.redact(f"{type(exc).__name__}: {exc}")
+            return _failure(channel.CHANNEL_ID, error=error, retryable=isinstance(exc, OSError))
         if scope.cancelled_caught:
-            return DeliveryResult(
-                success=False,
-                channel_id=channel.CHANNEL_ID,
-                error=f"delivery timed out after {instance.timeout:g}s",
-                retryable=True,
-            )
+            error = f"delivery timed out after {instance.timeout:g}s"
+            return _failure(channel.CHANNEL_ID, error=error, retryable=True)
         if not isinstance(result, DeliveryResult):
-            return DeliveryResult(
-                success=False,
-                channel_id=channel.CHANNEL_ID,
-                error=f"channel returned {type(result).__name__}, not a DeliveryResult",
-            )
-        if result.error is not None and app.redactor:
-            result = attrs.evolve(result, error=app.redactor.redact(result.error))
-        return result
+            error = f"channel returned {type(result).__name__}, not a DeliveryResult"
+            return _failure(channel.CHANNEL_ID, error=error)
+        return _checked(result, app)
 
     async def _resolve(
         self,
-        app: _App,
-        instance: _Instance,
+        app: AppState,
+        instance: Instance,
         payload: ChannelPayload,
         explicit: dict[str, Any],
         session_id: str | None,
     ) -> dict[str, Any]:
         context = RecipientContext(
             app_id=app.app_id,
-            channel_name=instance.channel.name,
+            channel_name=instance.name,
             session_id=session_id,
             output_config=explicit,
             payload=payload,
         )
         try:
-            if instance.resolver is not None:
-                resolved = await instance.resolver.resolve(context)
-                return {**resolved, **explicit}
-            return dict(await instance.channel.resolve_recipient(context))
+            with anyio.fail_after(instance.timeout):
+                if instance.resolver is not None:
+                    resolved = await instance.resolver.resolve(context)
+                    return {**resolved, **explicit}
+                return dict(await instance.channel.resolve_recipient(context))
         except Exception as exc:
             logger.warning(
                 "recipient resolution for %s failed (%s); using the explicit config",
-                instance.channel.name,
+                instance.name,
                 app.redactor.redact(f"{type(exc).__name__}: {exc}"),
-                extra={"app_id": app.app_id, "channel": instance.channel.name},
+                extra={"app_id": app.app_id, "channel": instance.name},
             )
             return explicit
 
     async def _fall_back(
         self,
-        app: _App,
-        instance: _Instance,
+        app: AppState,
+        instance: Instance,
         payload: ChannelPayload,
         failed: DeliveryResult,
         session_id: str | None,
-        hops: int,
+        tried: frozenset[str],
     ) -> DeliveryResult:
         target, _ = await self._lookup(app, instance.fallback or FALLBACK_CHANNEL)
-        if target is instance:
+        if target.name in tried:
+            # A cycle (a -> b -> a): every channel of it has had its chance.
             return failed
         note = attrs.evolve(
             payload,
             metadata={
                 **payload.metadata,
-                "fallback_from": instance.channel.name,
+                "fallback_from": instance.name,
                 "fallback_error": failed.error,
             },
         )
-        backup = await self._deliver(app, target, note, None, session_id, hops + 1)
+        backup = await self._deliver(app, target, note, None, session_id, tried | {target.name})
         logger.warning(
             "delivery through %s failed for good (%s); fell back to %s (%s)",
-            instance.channel.name,
+            instance.name,
             failed.error,
-            target.channel.name,
+            target.name,
             "delivered" if backup.success else "failed too",
-            extra={"app_id": app.app_id, "channel": instance.channel.name},
+            extra={"app_id": app.app_id, "channel": instance.name},
         )
         return attrs.evolve(
             failed,
             metadata={
                 **failed.metadata,
-                "fallback": target.channel.name,
+                "fallback": target.name,
                 "fallback_success": backup.success,
                 "fallback_delivery_id": backup.delivery_id,
             },
@@ -566,6 +595,8 @@ class ChannelRegistry:
             if isinstance(coerced, DeliveryResult):
                 return [attrs.evolve(coerced, channel_id=name) for name in names]
             payload = coerced
+        if self._closed:
+            return [_failure(name, error="the registry is closed") for name in names]
         app = self._app(app_id)
         # Local channels finish without waiting: fan_out spends a task only on
         # deliveries that actually wait (HTTP, SMTP), and those all run concurrently.
@@ -577,39 +608,37 @@ class ChannelRegistry:
     # -- health and consumers -----------------------------------------------------------------
 
     def _find(self, name: str, app_id: str | None) -> BaseOutputChannel:
-        apps = (
-            [self._apps[app_id]]
-            if app_id in self._apps
-            else ([] if app_id else list(self._apps.values()))
-        )
+        if app_id is not None:
+            apps = [self._apps[app_id]] if app_id in self._apps else []
+        else:
+            apps = list(self._apps.values())
         found = [app.instances[name].channel for app in apps if name in app.instances]
         if not found:
-            raise ChannelNotFoundError(
-                f"no channel instance {name!r}" + (f" in app {app_id!r}" if app_id else "")
-            )
+            where = f" in app {app_id!r}" if app_id else ""
+            raise ChannelNotFoundError(f"no channel instance {name!r}{where}")
         if len(found) > 1:
             raise ChannelNotFoundError(f"channel {name!r} exists in several apps; pass app_id")
         return found[0]
 
     async def health(self, name: str, app_id: str | None = None) -> ChannelHealth:
         """Health of instance ``name`` (of ``app_id``, needed when several apps have it)."""
-        return await self._find(name, app_id).health_check()
+        return await _health_of(self._find(name, app_id))
 
     async def health_all(self, app_id: str | None = None) -> dict[str, ChannelHealth]:
         """Health of every instance of ``app_id`` by name; of every app as ``app/name``."""
         report: dict[str, ChannelHealth] = {}
-        for app in self._apps.values():
+        # Snapshots: health checks await, and apps may be deployed meanwhile.
+        for app in list(self._apps.values()):
             if app_id is not None and app.app_id != app_id:
                 continue
-            for name, instance in app.instances.items():
+            for name, instance in list(app.instances.items()):
                 key = name if app_id is not None else f"{app.app_id}/{name}"
-                report[key] = await instance.channel.health_check()
+                report[key] = await _health_of(instance.channel)
         return report
 
-    @asynccontextmanager
-    async def subscribe(
+    def subscribe(
         self, app_id: str, session_id: str | None = None
-    ) -> AsyncIterator[Subscription]:
+    ) -> AbstractAsyncContextManager[Subscription]:
         """Consume ``llm_notification`` deliveries of an app (or one session of it).
 
         Buffered notifications are delivered first, oldest first::
@@ -618,8 +647,42 @@ class ChannelRegistry:
                 async for note in inbox:
                     print(note.payload.message)
         """
-        async with self.hub.subscribe(app_id, session_id) as subscription:
-            yield subscription
+        return self.hub.subscribe(app_id, session_id)
+
+
+async def _health_of(channel: BaseOutputChannel) -> ChannelHealth:
+    """A channel's own health check, bounded; its internal record when the check fails."""
+    try:
+        with anyio.fail_after(_HEALTH_CHECK_TIMEOUT):
+            return await channel.health_check()
+    except Exception as exc:
+        logger.warning("health check of %s failed: %s", channel.name, type(exc).__name__)
+        return channel._health.snapshot()
+
+
+def _checked(result: DeliveryResult, app: AppState) -> DeliveryResult:
+    """A plugin's result with its fields made safe for the retry loop and for callers."""
+    # Typed as object: plugins are untyped and may put anything in these fields.
+    raw_error: object = result.error
+    raw_retry_after: object = result.retry_after
+    if raw_error is None and raw_retry_after is None:
+        return result  # the common case, kept cheap
+    error = None
+    if raw_error is not None:
+        error = app.redactor.redact(raw_error if isinstance(raw_error, str) else repr(raw_error))
+    retry_after = None
+    if isinstance(raw_retry_after, int | float | str):
+        try:
+            retry_after = float(raw_retry_after)  # "5" from a Retry-After header counts
+        except ValueError:
+            retry_after = None
+        if retry_after is not None and not math.isfinite(retry_after):
+            retry_after = None
+    return attrs.evolve(result, error=error, retry_after=retry_after)
+
+
+def _failure(channel_id: str, error: str, *, retryable: bool = False) -> DeliveryResult:
+    return DeliveryResult(success=False, channel_id=channel_id, error=error, retryable=retryable)
 
 
 def _overrides_resolve(channel: BaseOutputChannel) -> bool:
@@ -634,23 +697,10 @@ def _coerce_payload(payload: Any, name: str) -> ChannelPayload | DeliveryResult:
             return converter.structure(dict(payload), ChannelPayload)
         except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
             reason = "; ".join(describe_structure_error(exc, "payload"))
-            return DeliveryResult(
-                success=False, channel_id=name, error=f"invalid payload: {reason}"
-            )
+            return _failure(name, error=f"invalid payload: {reason}")
     return DeliveryResult(
         success=False,
         channel_id=name,
         error="invalid payload: expected ChannelPayload, dict or str, "
         f"got {type(payload).__name__}",
     )
-
-
-async def _stop(instance: _Instance, redactor: Redactor) -> None:
-    try:
-        await instance.channel.on_stop()
-    except Exception as exc:
-        logger.warning(
-            "on_stop of channel %s failed: %s",
-            instance.channel.name,
-            redactor.redact(f"{type(exc).__name__}: {exc}"),
-        )

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def _frozen_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+def _copy_dict(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
@@ -43,7 +43,7 @@ class JobRecord:
 
     job_id: str
     app_id: str
-    data: dict[str, Any] = attrs.field(converter=_frozen_dict)
+    data: dict[str, Any] = attrs.field(converter=_copy_dict)
     next_run_at: datetime | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
@@ -55,7 +55,7 @@ class WatcherRecord:
 
     watcher_id: str
     app_id: str
-    data: dict[str, Any] = attrs.field(converter=_frozen_dict)
+    data: dict[str, Any] = attrs.field(converter=_copy_dict)
 
 
 @attrs.frozen
@@ -70,7 +70,7 @@ class BufferedNotification:
     session_id: str | None
     created_at: datetime
     expires_at: datetime
-    data: dict[str, Any] = attrs.field(converter=_frozen_dict)
+    data: dict[str, Any] = attrs.field(converter=_copy_dict)
 
 
 @runtime_checkable

@@ -56,7 +56,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             expires_at INTEGER NOT NULL,
             data TEXT NOT NULL
         )""",
-        "CREATE INDEX buffer_app ON notification_buffer (app_id, seq)",
+        "CREATE INDEX buffer_app ON notification_buffer (app_id, created_at, seq)",
     ),
 }
 
@@ -125,10 +125,11 @@ class SQLiteStore:
         self.path = str(path)
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._conn: sqlite3.Connection | None = None
+        # One thread at a time on the connection. The limiter keeps callers queued in
+        # the event loop rather than in blocked threads; the lock makes the
+        # connection safe whatever thread ends up running a call.
         self._lock = threading.Lock()
-        # One thread at a time on the connection; the thread lock guards against
-        # anyone calling the private helpers from elsewhere.
-        self._limiter = anyio.CapacityLimiter(1)
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
 
     async def __aenter__(self) -> SQLiteStore:
         await self._run(lambda conn: None)
@@ -139,7 +140,14 @@ class SQLiteStore:
 
     async def aclose(self) -> None:
         """Close the connection (the store reopens it if used again)."""
-        await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+        # Shielded: a close abandoned by cancellation would leak the connection.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._close, limiter=self._get_limiter())
+
+    def _get_limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        return self._limiter
 
     def _close(self) -> None:
         with self._lock:
@@ -157,13 +165,19 @@ class SQLiteStore:
                 isolation_level=None,  # we issue BEGIN ourselves
                 check_same_thread=False,  # worker threads vary; the lock serialises use
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store at {self.path}: {exc}") from None
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store at {self.path}: {exc}") from None
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open SQLite store at {self.path}: {exc}") from None
+            raise
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -196,7 +210,7 @@ class SQLiteStore:
                 raise StoreError(f"SQLite store {self.path}: {exc}") from None
 
     async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._call, func, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(self._call, func, limiter=self._get_limiter())
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
@@ -327,7 +341,9 @@ class SQLiteStore:
         """Insert or replace."""
         row = (watcher.watcher_id, watcher.app_id, _dump(watcher.data))
         await self._run(
-            lambda conn: conn.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?, ?)", row)
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO watchers VALUES (?, ?, ?)", row
+            ).close()
         )
 
     async def get_watcher(self, watcher_id: str) -> WatcherRecord | None:
@@ -387,7 +403,7 @@ class SQLiteStore:
                 return conn.execute(
                     """DELETE FROM notification_buffer WHERE seq IN (
                            SELECT seq FROM notification_buffer WHERE app_id = ?
-                           ORDER BY seq DESC LIMIT -1 OFFSET ?)""",
+                           ORDER BY created_at DESC, seq DESC LIMIT -1 OFFSET ?)""",
                     (entry.app_id, max_per_app),
                 ).rowcount
 
@@ -410,7 +426,10 @@ class SQLiteStore:
                 where = """app_id = ? AND (? IS NULL OR session_id IS NULL OR session_id = ?)"""
                 args = (app_id, session_id, session_id)
                 rows = conn.execute(
-                    f"SELECT * FROM notification_buffer WHERE {where} ORDER BY seq",  # noqa: S608
+                    # Creation order, not insertion order: entries put back by a
+                    # consumer that left keep their place.
+                    f"SELECT * FROM notification_buffer WHERE {where} "  # noqa: S608
+                    "ORDER BY created_at, seq",
                     args,
                 ).fetchall()
                 conn.execute(f"DELETE FROM notification_buffer WHERE {where}", args)  # noqa: S608

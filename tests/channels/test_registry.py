@@ -191,24 +191,29 @@ async def test_non_delivery_result_is_a_failure() -> None:
 
 
 async def test_timeout_is_a_retryable_failure() -> None:
+    async def hang() -> DeliveryResult:
+        await anyio.sleep(5)
+        return DeliveryResult(True, "scripted")
+
     registry = make_registry(clock=FakeClock(autojump=True))
     await registry.deploy_app(
         "app",
         {
             "slow": {
-                "type": "slow",
-                "config": {"seconds": 5},
+                "type": "scripted",
+                "config": {"script": [hang], "policy": RetryPolicy.no_retry()},
                 "delivery_timeout": 0.05,
                 "fallback": None,
             }
         },
     )
-    registry.instances("app")["slow"].retry_policy = RetryPolicy.no_retry  # type: ignore[method-assign]
     with anyio.fail_after(3):
         result = await registry.deliver("slow", "app", "x")
     assert not result.success
     assert result.retryable
     assert result.error == "delivery timed out after 0.05s"
+    assert "attempts" not in result.metadata
+    assert registry.instances("app")["slow"].attempts == 1  # type: ignore[attr-defined]
 
 
 async def test_retry_follows_policy_then_gives_up() -> None:

@@ -12,6 +12,7 @@ them back in the buffer, so nothing is lost between connections.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -86,14 +87,17 @@ class Subscription:
             return False
         return True
 
-    def _open(self, backlog: list[Notification]) -> None:
+    def _open(self, backlog: list[Notification]) -> list[Notification]:
+        """Hand over the backlog, then what arrived meanwhile; return what did not fit."""
         held, self._held = self._held or [], None
-        for note in [*backlog, *held]:
-            if not self.offer(note):
-                logger.warning(
-                    "consumer queue full while draining the buffer",
-                    extra={"app_id": self.app_id, "session_id": self.session_id},
-                )
+        overflow = [note for note in [*backlog, *held] if not self.offer(note)]
+        if overflow:
+            logger.warning(
+                "consumer queue full: %d notifications stay buffered",
+                len(overflow),
+                extra={"app_id": self.app_id, "session_id": self.session_id},
+            )
+        return overflow
 
     async def receive(self) -> Notification:
         """The next notification (waits for one)."""
@@ -160,7 +164,8 @@ class NotificationHub:
                 entries = await self.buffer.drain_notifications(
                     app_id, session_id=session_id, now=self.clock.now()
                 )
-            subscription._open([self._from_entry(entry) for entry in entries])
+                backlog = [note for note in map(self._from_entry, entries) if note is not None]
+                await self._store_all(subscription._open(backlog))
             yield subscription
         finally:
             peers = self._subscriptions.get(app_id, [])
@@ -168,16 +173,33 @@ class NotificationHub:
                 peers.remove(subscription)
             if not peers:
                 self._subscriptions.pop(app_id, None)
-            unread = subscription._unread()
-            if unread:
-                with anyio.CancelScope(shield=True):
-                    for note in unread:
-                        await self._store(note)
+            with anyio.CancelScope(shield=True):
+                await self._store_all(subscription._unread())
+
+    async def _store_all(self, notes: list[Notification]) -> None:
+        """Put notifications back in the buffer; one that fails does not stop the rest."""
+        for note in notes:
+            try:
+                await self._store(note)
+            except Exception as exc:
+                logger.warning(
+                    "could not buffer notification %s: %s",
+                    note.notification_id,
+                    exc,
+                    extra={"app_id": note.app_id},
+                )
 
     async def publish(
         self, app_id: str, session_id: str | None, payload: ChannelPayload
     ) -> Notification:
-        """Push to matching consumers, or buffer; returns the notification made."""
+        """Push to matching consumers, or buffer; returns the notification made.
+
+        The payload is normalised to its JSON form first, so a live consumer sees the
+        same types a consumer of the buffer would (ISO strings for datetimes, base64
+        for bytes), and data the buffer could not store is refused up front
+        (``ValueError``) instead of being lost later.
+        """
+        payload = normalise(payload)
         note = Notification(
             notification_id=uuid.uuid4().hex,
             app_id=app_id,
@@ -211,15 +233,36 @@ class NotificationHub:
             )
 
     @staticmethod
-    def _from_entry(entry: BufferedNotification) -> Notification:
+    def _from_entry(entry: BufferedNotification) -> Notification | None:
+        try:
+            payload = converter.structure(entry.data, ChannelPayload)
+        except Exception as exc:
+            # One unreadable entry (written by another version?) must not cost the rest.
+            logger.warning(
+                "dropping unreadable buffered notification %s: %s",
+                entry.entry_id,
+                exc,
+                extra={"app_id": entry.app_id},
+            )
+            return None
         return Notification(
             notification_id=entry.entry_id,
             app_id=entry.app_id,
             session_id=entry.session_id,
-            payload=converter.structure(entry.data, ChannelPayload),
+            payload=payload,
             created_at=entry.created_at,
             buffered=True,
         )
+
+
+def normalise(payload: ChannelPayload) -> ChannelPayload:
+    """``payload`` as it reads after a JSON round trip; ``ValueError`` if it has none."""
+    data = converter.unstructure(payload)
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload is not JSON-compatible: {exc}") from None
+    return converter.structure(json.loads(text), ChannelPayload)
 
 
 class LLMNotificationChannel(BaseOutputChannel):

@@ -11,6 +11,7 @@ from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
+from digitorn_notify.secrets import Secret
 
 __all__ = ["LogChannel"]
 
@@ -56,6 +57,14 @@ class LogChannel(BaseOutputChannel):
     def validate_config(self) -> None:
         """Check the level and format values."""
         super().validate_config()
+        name = self.channel_config.get("logger_name", "digitorn.notifications")
+        if not isinstance(name, str) or not name:
+            raise ConfigError("must be a non-empty string", path="logger_name")
+        if isinstance(name, Secret):
+            # The logger name is printed in every record, where no redaction applies.
+            raise ConfigError(
+                "must not contain a secret: it appears in every log record", path="logger_name"
+            )
         level = str(self.channel_config.get("level", "INFO")).upper()
         if level not in _LEVELS:
             raise ConfigError(
@@ -74,7 +83,9 @@ class LogChannel(BaseOutputChannel):
     def render(self, app_id: str, payload: ChannelPayload) -> str:
         """The log line for ``payload``."""
         if not self._json:
-            text = self.format_text(payload)
+            # One notification, one line: a newline in a message must not forge a
+            # second audit record.
+            text = self.format_text(payload).replace("\r", "\\r").replace("\n", "\\n")
             if self._include_data and (payload.structured_data or payload.metadata):
                 data = {"structured_data": payload.structured_data, "metadata": payload.metadata}
                 text = f"{text} {json.dumps(data, default=str, sort_keys=True)}"
