@@ -6,9 +6,13 @@
    config; else fall back to ``llm_notification`` (the result's metadata says so);
 2. structure a ``dict`` (or ``str``) payload into :class:`ChannelPayload`; a bad payload
    is a failed :class:`DeliveryResult`, never an exception;
-3. resolve the recipient: the channel's ``user_resolver`` if configured, else the
+3. resolve the recipient: the channel's ``user_resolver`` if configured (when it fails
+   or finds nothing, the channel's ``resolve_recipient`` is asked instead), else the
    channel's ``resolve_recipient``; explicit per-delivery config wins; a resolver
    failure logs a warning and delivery goes on with the explicit config;
+   then the payload is fitted to the channel's capabilities (``channels/adapt.py``):
+   rich text and attachments it cannot render are dropped, an over-long message is
+   truncated or split into numbered parts, each part a delivery of its own;
 4. call ``deliver()`` under a timeout; an exception becomes a failed result;
 5. retry while the result is ``retryable``, per the channel's :class:`RetryPolicy`,
    honouring the ``retry_after`` the channel reports, never past ``backoff_max``;
@@ -31,17 +35,29 @@ import cattrs
 
 from digitorn_notify._convert import converter, describe_structure_error
 from digitorn_notify._fanout import fan_out
+from digitorn_notify.channels.adapt import Adapted, OverflowPolicy, adapt_payload
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
+from digitorn_notify.channels.builtin.apprise_bridge import AppriseChannel
 from digitorn_notify.channels.builtin.llm_notification import (
     LLMNotificationChannel,
     NotificationHub,
     Subscription,
 )
 from digitorn_notify.channels.builtin.log import LogChannel
+from digitorn_notify.channels.builtin.smtp_email import EmailChannel
+from digitorn_notify.channels.builtin.webhook import WebhookChannel
+from digitorn_notify.channels.context import _CURRENT, DeliveryContext
+from digitorn_notify.channels.resolver import ActionUserResolver
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
 from digitorn_notify.errors import ChannelNotFoundError, ConfigError
-from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
+from digitorn_notify.host import ActionInvoker
+from digitorn_notify.payload import (
+    ChannelCapabilities,
+    ChannelHealth,
+    ChannelPayload,
+    DeliveryResult,
+)
 from digitorn_notify.retry import RetryPolicy
 from digitorn_notify.secrets import LOG_FILTER, Redactor, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
@@ -54,6 +70,14 @@ logger = logging.getLogger("digitorn_notify.channels")
 
 ENTRY_POINT_GROUP = "digitorn.channels"
 FALLBACK_CHANNEL = LLMNotificationChannel.CHANNEL_ID
+_BUILTIN_TYPES: tuple[type[BaseOutputChannel], ...] = (
+    LLMNotificationChannel,
+    LogChannel,
+    WebhookChannel,
+    EmailChannel,
+    AppriseChannel,
+)
+_BUILTIN_IDS = frozenset(t.CHANNEL_ID for t in _BUILTIN_TYPES)
 _MAX_FALLBACK_HOPS = 3
 _RETRYABLE_EXCEPTIONS = (OSError, TimeoutError, ConnectionError)
 
@@ -82,11 +106,23 @@ class _Instance:
     resolver: UserResolver | None
     custom_resolve: bool
     implicit: bool = False
-    #: Read once: a channel declares its retry behaviour, it does not vary per call.
+    overflow: OverflowPolicy = "truncate"
+    #: Read once: a channel declares its retry behaviour and capabilities, they do not
+    #: vary per call.
     policy: RetryPolicy = attrs.field(init=False)
+    capabilities: ChannelCapabilities = attrs.field(init=False)
+    #: Whether any payload could need adapting (a channel that renders everything,
+    #: without a length limit, skips the check).
+    adapts: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.policy = self.channel.retry_policy()
+        caps = self.capabilities = self.channel.capabilities()
+        self.adapts = not (
+            caps.supports_rich_text
+            and caps.supports_attachments
+            and caps.max_message_length is None
+        )
 
 
 @attrs.define(eq=False)
@@ -112,18 +148,34 @@ class ChannelRegistry:
         load_plugins: bool = True,
         delivery_timeout: float = 30.0,
         user_resolver_factory: UserResolverFactory | None = None,
+        invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = NotificationHub(buffer if buffer is not None else MemoryStore(), self.clock)
         self.delivery_timeout = delivery_timeout
         self._secrets = as_secret_provider(secrets)
         self._resolver_factory = user_resolver_factory
+        if user_resolver_factory is None and invoker is not None:
+            self._resolver_factory = self._action_resolver_factory(invoker)
         self._types: dict[str, type[BaseOutputChannel]] = {}
         self._apps: dict[str, _App] = {}
-        self.register_type(LLMNotificationChannel)
-        self.register_type(LogChannel)
+        for channel_type in _BUILTIN_TYPES:
+            self.register_type(channel_type)
         if load_plugins:
             self.load_plugins()
+
+    def _action_resolver_factory(
+        self, invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]]
+    ) -> UserResolverFactory:
+        def factory(config: UserResolverConfig, channel: BaseOutputChannel) -> UserResolver:
+            return ActionUserResolver(
+                config,
+                invoker,
+                clock=self.clock,
+                path=f"channels.{channel.name}.user_resolver",
+            )
+
+        return factory
 
     async def __aenter__(self) -> ChannelRegistry:
         return self
@@ -164,7 +216,7 @@ class ChannelRegistry:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 channel_type = entry.load()
-                if channel_type.CHANNEL_ID in (FALLBACK_CHANNEL, LogChannel.CHANNEL_ID):
+                if channel_type.CHANNEL_ID in _BUILTIN_IDS:
                     raise ValueError(f"cannot replace built-in {channel_type.CHANNEL_ID!r}")
                 self.register_type(channel_type, replace=True)
             except Exception as exc:
@@ -194,8 +246,13 @@ class ChannelRegistry:
         app_id: str,
     ) -> BaseOutputChannel:
         if channel_type is LLMNotificationChannel:
-            return LLMNotificationChannel(config, name=name, app_id=app_id, hub=self.hub)
-        return channel_type(config, name=name, app_id=app_id)
+            channel: BaseOutputChannel = LLMNotificationChannel(
+                config, name=name, app_id=app_id, hub=self.hub
+            )
+        else:
+            channel = channel_type(config, name=name, app_id=app_id)
+        channel.clock = self.clock
+        return channel
 
     def _app(self, app_id: str) -> _App:
         app = self._apps.get(app_id)
@@ -275,18 +332,25 @@ class ChannelRegistry:
             )
         config = resolver.resolve(block.config, f"{path}.config")
         channel = self._new_channel(channel_type, config, name, app.app_id)
+        # Literal secrets (a token in a webhook URL path) are masked like resolved ones.
+        app.redactor.add(*channel.sensitive_values())
         user_resolver = None
         if block.user_resolver is not None:
             if self._resolver_factory is None:
                 raise ConfigError(
-                    "user_resolver needs a resolver factory: pass user_resolver_factory= "
-                    "to ChannelRegistry (the runtime does this when given an ActionInvoker)",
+                    "user_resolver needs the host's tools: pass invoker= (an ActionInvoker) "
+                    "or user_resolver_factory= to ChannelRegistry",
                     path=f"{path}.user_resolver",
                 )
             params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
-            user_resolver = self._resolver_factory(
-                attrs.evolve(block.user_resolver, params=params), channel
-            )
+            try:
+                user_resolver = self._resolver_factory(
+                    attrs.evolve(block.user_resolver, params=params), channel
+                )
+            except ConfigError as exc:
+                if exc.path.startswith(path):
+                    raise
+                raise exc.with_prefix(f"{path}.user_resolver") from None
         if block.fallback is not None and block.fallback == name:
             raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
         return _Instance(
@@ -295,6 +359,7 @@ class ChannelRegistry:
             timeout=block.delivery_timeout or self.delivery_timeout,
             resolver=user_resolver,
             custom_resolve=_overrides_resolve(channel),
+            overflow="split" if block.overflow == "split" else "truncate",
         )
 
     async def _validate(self, app: _App, name: str, block: ChannelConfig) -> None:
@@ -400,39 +465,89 @@ class ChannelRegistry:
         session_id: str | None,
         hops: int,
     ) -> DeliveryResult:
-        channel = instance.channel
         output_config = dict(config) if config else {}
         if instance.resolver is not None or instance.custom_resolve:
             output_config = await self._resolve(app, instance, payload, output_config, session_id)
+        adapted = None
+        if instance.adapts:
+            adapted = adapt_payload(
+                payload,
+                instance.capabilities,
+                overflow=instance.overflow,
+                format_text=instance.channel.format_text,
+            )
+        if adapted is None:
+            result = await self._retry_loop(app, instance, payload, output_config)
+        else:
+            result = await self._deliver_adapted(app, instance, adapted, output_config)
+        if not result.success and instance.fallback is not None and hops < _MAX_FALLBACK_HOPS:
+            # The fallback gets the original payload: it may render what this one could not.
+            result = await self._fall_back(app, instance, payload, result, session_id, hops)
+        return result
+
+    async def _deliver_adapted(
+        self,
+        app: _App,
+        instance: _Instance,
+        adapted: Adapted,
+        output_config: dict[str, Any],
+    ) -> DeliveryResult:
+        results: list[DeliveryResult] = []
+        for part in adapted.payloads:
+            # Each part is its own logical delivery (its own idempotency key).
+            result = await self._retry_loop(app, instance, part, dict(output_config))
+            results.append(result)
+            if not result.success:
+                break
+        metadata: dict[str, Any] = {**result.metadata, "adapted": adapted.changes}
+        count = len(adapted.payloads)
+        if count > 1:
+            metadata["parts"] = count
+            metadata["parts_delivered"] = sum(r.success for r in results)
+            metadata["delivery_ids"] = [r.delivery_id for r in results]
+        return attrs.evolve(result, metadata=metadata)
+
+    async def _retry_loop(
+        self,
+        app: _App,
+        instance: _Instance,
+        payload: ChannelPayload,
+        output_config: dict[str, Any],
+    ) -> DeliveryResult:
+        channel = instance.channel
         policy = instance.policy
         clock = self.clock
         attempt = 0
-        while True:
-            started = clock.monotonic()
-            result = await self._attempt(app, instance, payload, output_config)
-            latency_ms = (clock.monotonic() - started) * 1000.0
-            if result.success:
-                channel._record_success(latency_ms, clock.now())
-                break
-            channel._record_failure(result.error, latency_ms, clock.now())
-            if not result.retryable or attempt >= policy.max_retries:
-                break
-            attempt += 1
-            delay = policy.delay(attempt, retry_after=result.retry_after)
-            logger.info(
-                "delivery through %s failed (%s); retry %d/%d in %.2fs",
-                channel.name,
-                result.error,
-                attempt,
-                policy.max_retries,
-                delay,
-                extra={"app_id": app.app_id, "channel": channel.name},
-            )
-            await clock.sleep(delay)
+        context = DeliveryContext()
+        token = _CURRENT.set(context)
+        try:
+            while True:
+                started = clock.monotonic()
+                result = await self._attempt(app, instance, payload, output_config)
+                latency_ms = (clock.monotonic() - started) * 1000.0
+                if result.success:
+                    channel._record_success(latency_ms, clock.now())
+                    break
+                channel._record_failure(result.error, latency_ms, clock.now())
+                if not result.retryable or attempt >= policy.max_retries:
+                    break
+                attempt += 1
+                context.attempt = attempt + 1
+                delay = policy.delay(attempt, retry_after=result.retry_after)
+                logger.info(
+                    "delivery through %s failed (%s); retry %d/%d in %.2fs",
+                    channel.name,
+                    result.error,
+                    attempt,
+                    policy.max_retries,
+                    delay,
+                    extra={"app_id": app.app_id, "channel": channel.name},
+                )
+                await clock.sleep(delay)
+        finally:
+            _CURRENT.reset(token)
         if attempt:
             result = attrs.evolve(result, metadata={**result.metadata, "attempts": attempt + 1})
-        if not result.success and instance.fallback is not None and hops < _MAX_FALLBACK_HOPS:
-            result = await self._fall_back(app, instance, payload, result, session_id, hops)
         return result
 
     async def _attempt(
@@ -491,19 +606,31 @@ class ChannelRegistry:
             output_config=explicit,
             payload=payload,
         )
-        try:
-            if instance.resolver is not None:
+        if instance.resolver is not None:
+            try:
                 resolved = await instance.resolver.resolve(context)
-                return {**resolved, **explicit}
+            except Exception as exc:
+                self._resolution_failed(app, instance, exc, "user_resolver")
+            else:
+                if resolved or not instance.custom_resolve:
+                    return {**resolved, **explicit}
+            if not instance.custom_resolve:
+                return explicit
+        # No YAML resolver, or it failed or found nothing: the channel's own hook.
+        try:
             return dict(await instance.channel.resolve_recipient(context))
         except Exception as exc:
-            logger.warning(
-                "recipient resolution for %s failed (%s); using the explicit config",
-                instance.channel.name,
-                app.redactor.redact(f"{type(exc).__name__}: {exc}"),
-                extra={"app_id": app.app_id, "channel": instance.channel.name},
-            )
+            self._resolution_failed(app, instance, exc, "resolve_recipient")
             return explicit
+
+    def _resolution_failed(self, app: _App, instance: _Instance, exc: Exception, what: str) -> None:
+        logger.warning(
+            "recipient resolution (%s) for %s failed (%s); using the explicit config",
+            what,
+            instance.channel.name,
+            app.redactor.redact(f"{type(exc).__name__}: {exc}"),
+            extra={"app_id": app.app_id, "channel": instance.channel.name},
+        )
 
     async def _fall_back(
         self,
