@@ -95,6 +95,7 @@ class EmailChannel(BaseOutputChannel):
                 "html": "Add an HTML alternative part (default true)",
                 "timeout": "Connection and command timeout in seconds (default 30)",
                 "verify_ssl": "Verify the server's certificate (default true)",
+                "ca_file": "CA bundle to verify the server with (an internal CA)",
             },
         }
 
@@ -263,7 +264,8 @@ class EmailChannel(BaseOutputChannel):
 
     def _send(self, envelope: _Envelope) -> dict[str, Any]:
         config = self.channel_config
-        context = ssl.create_default_context()
+        ca_file = config.get("ca_file")
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         if not config.get("verify_ssl", True):
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE

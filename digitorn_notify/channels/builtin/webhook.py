@@ -20,6 +20,7 @@ with the queue: httpx issue 3215). Retries (3, from 2 s doubling to 30 s) on 408
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -207,9 +208,13 @@ class WebhookChannel(BaseOutputChannel):
             self.validate_config()
         limit = int(self.max_concurrency)
         self._limiter = anyio.CapacityLimiter(limit)
+        verify: ssl.SSLContext | bool = bool(self.verify_ssl)
+        if isinstance(self.verify_ssl, str):
+            # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
+            verify = ssl.create_default_context(cafile=self.verify_ssl)
         self._client = httpx.AsyncClient(
             timeout=float(self.timeout),
-            verify=self.verify_ssl,
+            verify=verify,
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             # A redirect could lead anywhere: allowed_hosts would mean nothing.
             follow_redirects=False,
