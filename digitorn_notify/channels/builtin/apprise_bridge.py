@@ -26,9 +26,12 @@ Apprise's ``async_notify`` needs asyncio; under trio the bridge calls the blocki
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
+import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,7 +42,7 @@ from digitorn_notify.channels.context import current_delivery
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
-from digitorn_notify.secrets import LOG_FILTER, MASK
+from digitorn_notify.secrets import LOG_FILTER, MASK, Redactor
 
 if TYPE_CHECKING:
     import apprise
@@ -51,10 +54,20 @@ _NOTIFY_TYPES = {"low": "info", "normal": "info", "high": "warning", "critical":
 _PENDING_LIMIT = 1000
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # Apprise's plugins import the stdlib's deprecated imghdr when first loaded; that is
+    # Apprise's to fix, and must not break hosts that run with warnings as errors.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        yield
+
+
 def import_apprise() -> Any:
     """The ``apprise`` module, or a :class:`ConfigError` saying how to install it."""
     try:
-        import apprise  # noqa: PLC0415 - an optional extra, imported when used
+        with _quiet():
+            import apprise  # noqa: PLC0415 - an optional extra, imported when used
     except ImportError:
         raise ConfigError(
             "the apprise channel needs the apprise package: pip install 'digitorn-notify[apprise]'",
@@ -117,6 +130,7 @@ class AppriseChannel(BaseOutputChannel):
         super().__init__(*args, **kwargs)
         self._apprise: apprise.Apprise | None = None
         self._pending: OrderedDict[str, list[Any]] = OrderedDict()
+        self._redactor = Redactor(self.sensitive_values())
 
     def config_schema(self) -> ConfigSchema:
         """``urls`` is required."""
@@ -170,11 +184,18 @@ class AppriseChannel(BaseOutputChannel):
         if not isinstance(urls, str | list) or not urls:
             raise ConfigError("must be an Apprise URL or a list of them", path="urls")
         module = import_apprise()
+        # Apprise logs each URL it loads (at DEBUG, not masking every plugin's tokens),
+        # and requests' urllib3 logs request paths: mask ours from the first call on.
+        LOG_FILTER.track(self._redactor)
+        for name in ("apprise", "urllib3.connectionpool"):
+            if LOG_FILTER not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(LOG_FILTER)
         asset = module.AppriseAsset(async_mode=True)
         manager = module.Apprise(asset=asset)
         throttle = bool(self.channel_config.get("throttle", False))
         for index, (url, tags) in enumerate(self._entries()):
-            service = module.Apprise.instantiate(url, asset=asset, tag=tags or None)
+            with _quiet():
+                service = module.Apprise.instantiate(url, asset=asset, tag=tags or None)
             if service is None:
                 raise ConfigError(
                     f"not a valid Apprise URL ({_shown(url)}); see Apprise's list of services",
@@ -189,17 +210,15 @@ class AppriseChannel(BaseOutputChannel):
         self._apprise = manager
 
     async def on_start(self) -> None:
-        """Build the Apprise object if not done yet; mask its URLs in its logs."""
+        """Build the Apprise object if not done yet."""
         if self._apprise is None:
             self.validate_config()
-        for name in ("apprise", "urllib3.connectionpool"):
-            if LOG_FILTER not in logging.getLogger(name).filters:
-                logging.getLogger(name).addFilter(LOG_FILTER)
 
     async def on_stop(self) -> None:
         """Forget the Apprise object."""
         self._apprise = None
         self._pending.clear()
+        LOG_FILTER.forget(self._redactor)
 
     def _kwargs(
         self, payload: ChannelPayload, module: Any, config: Mapping[str, Any]
@@ -213,11 +232,12 @@ class AppriseChannel(BaseOutputChannel):
         tags = config.get("tags", self.channel_config.get("tags"))
         if tags:
             kwargs["tag"] = [tags] if isinstance(tags, str) else list(tags)
-        attachments = []
+        attachments: list[Any] = []
         for attachment in payload.attachments:
             if attachment.content is not None:
+                memory: Any = importlib.import_module("apprise.attachment.memory")
                 attachments.append(
-                    module.attachment.AttachMemory(
+                    memory.AttachMemory(
                         content=attachment.content,
                         name=attachment.filename,
                         mimetype=attachment.content_type,
@@ -260,8 +280,10 @@ class AppriseChannel(BaseOutputChannel):
 
     def _result(self, outcome: Any, manager: Any, key: str | None) -> DeliveryResult:
         status = getattr(outcome.status, "name", str(outcome.status))
+        # Apprise's "privacy" URLs mask passwords but not every plugin's path tokens.
+        redact = self._redactor.redact
         targets = [
-            {"service": r.name, "url": r.url, "status": r.status.name, "attempts": len(r)}
+            {"service": r.name, "url": redact(r.url), "status": r.status.name, "attempts": len(r)}
             for r in outcome.results
         ]
         metadata: dict[str, Any] = {"targets": targets, "status": status}
