@@ -11,6 +11,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from digitorn_notify import ChannelPayload, ChannelRegistry, ConfigError, FakeClock
@@ -386,3 +387,39 @@ async def test_attachments_and_rich_text_go_into_the_default_body() -> None:
         {"filename": "a.bin", "content_type": "application/octet-stream", "content": "AAE="}
     ]
     assert json.dumps(body)
+
+
+async def test_sharded_transport_spreads_requests_over_small_pools() -> None:
+    from digitorn_notify.channels.builtin._http import ShardedTransport
+
+    in_flight = peak = 0
+    lock = threading.Lock()
+    loads: list[list[int]] = []
+
+    def respond(_: Recorded) -> tuple[int, dict[str, str], bytes]:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return 200, {}, b"{}"
+
+    transport = ShardedTransport(concurrency=5, shard_size=2)
+    assert len(transport._shards) == 3
+    with local_http_server() as server:
+        server.respond = respond
+        async with httpx.AsyncClient(transport=transport) as client:
+
+            async def one() -> None:
+                response = await client.post(server.url, content=b"{}")
+                loads.append(list(transport._load))
+                assert response.json() == {}
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(12):
+                    tg.start_soon(one)
+    assert peak == 5
+    assert all(load <= 2 for snapshot in loads for load in snapshot)
+    assert transport._load == [0, 0, 0]

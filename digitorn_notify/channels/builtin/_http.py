@@ -1,4 +1,4 @@
-"""HTTP helpers of the built-in channels: URL redaction, sensitive headers, Retry-After."""
+"""HTTP helpers of the built-in channels: redaction, Retry-After, a sharded transport."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
+
+import anyio
+import httpx
 
 from digitorn_notify.secrets import LOG_FILTER, MASK, Redactor
 
 __all__ = [
     "OverrideRedactor",
+    "ShardedTransport",
     "display_url",
     "is_sensitive_header",
     "parse_retry_after",
@@ -161,3 +166,47 @@ def now_from_date_header(value: str | None, fallback: datetime) -> datetime:
             return fallback
         return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     return fallback
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools behind one transport, with a cap on requests in flight.
+
+    httpcore's pool re-examines every connection, and every queued request, each time
+    a request starts or ends: the work per request grows with the square of the pool
+    size (httpx issue 3215), so one pool of 100 connections spends milliseconds of CPU
+    per request. Here a request first takes one of ``concurrency`` slots, then goes to
+    the least busy of several pools of at most ``shard_size`` connections, and its body
+    is read before the slot is given back: no pool ever holds more requests than
+    connections, so nothing queues inside httpcore and each pool stays small.
+    """
+
+    def __init__(self, *, concurrency: int, shard_size: int, **options: Any) -> None:
+        shards = max(1, -(-concurrency // shard_size))
+        size = min(shard_size, concurrency)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._shards = [httpx.AsyncHTTPTransport(limits=limits, **options) for _ in range(shards)]
+        self._load = [0] * shards
+        self._slots = anyio.Semaphore(concurrency)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the least busy pool, within the concurrency cap."""
+        async with self._slots:
+            load = self._load
+            index = load.index(min(load)) if len(load) > 1 else 0
+            load[index] += 1
+            try:
+                response = await self._shards[index].handle_async_request(request)
+                try:
+                    # Read here, so the connection is back in its pool before the slot
+                    # is: the pool then never has more requests than connections.
+                    await response.aread()
+                finally:
+                    await response.aclose()
+                return response
+            finally:
+                load[index] -= 1
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        for shard in self._shards:
+            await shard.aclose()
