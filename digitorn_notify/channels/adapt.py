@@ -41,6 +41,8 @@ OVERFLOW_POLICIES: tuple[OverflowPolicy, ...] = ("truncate", "split")
 
 #: Ends a truncated message, so the reader sees that text is missing.
 TRUNCATION_MARKER = " [… truncated]"
+#: The marker when the limit leaves no room for the long one.
+SHORT_MARKER = "…"
 
 _LINE_BREAK = re.compile(r"\n")
 _SPACE = re.compile(r"\s")
@@ -72,11 +74,16 @@ def _cut(text: str, budget: int) -> int:
 
 
 def truncate_text(text: str, limit: int, marker: str = TRUNCATION_MARKER) -> str:
-    """``text`` cut to at most ``limit`` characters, ending with ``marker`` when cut."""
+    """``text`` cut to at most ``limit`` characters, ending with ``marker`` when cut.
+
+    When ``limit`` leaves no room for ``marker``, a lone ``…`` marks the cut instead.
+    """
     if len(text) <= limit:
         return text
     if limit <= len(marker):
-        return text[:limit]
+        if limit < 2:
+            return text[:limit]
+        marker = SHORT_MARKER
     end = _cut(text, limit - len(marker))
     return text[:end].rstrip() + marker
 

@@ -137,6 +137,11 @@ class ChannelRegistry:
 
     Use it as an async context manager (``async with ChannelRegistry() as registry``)
     or call :meth:`aclose` so every deployed instance gets its ``on_stop``.
+
+    ``invoker`` is the host's :class:`~digitorn_notify.host.ActionInvoker` (or a plain
+    ``async def (tool_name, params)``): with it, a channel's ``user_resolver:`` block
+    becomes an :class:`~digitorn_notify.channels.resolver.ActionUserResolver`.
+    ``user_resolver_factory`` overrides that with resolvers of your own.
     """
 
     def __init__(

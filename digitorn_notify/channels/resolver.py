@@ -37,7 +37,7 @@ import anyio
 from digitorn_notify.channels.base import RecipientContext
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import UserResolverConfig
-from digitorn_notify.errors import ConfigError
+from digitorn_notify.errors import ConfigError, NotifyError
 from digitorn_notify.host import ActionInvoker, as_action_invoker
 
 __all__ = ["SESSION_ID_PATTERN", "ActionUserResolver", "ResolverError"]
@@ -54,7 +54,7 @@ _BIND_TOKEN = re.compile(r"(?<![:\w]):session_id\b")
 _ROW_KEYS = ("rows", "results", "data", "items", "records")
 
 
-class ResolverError(LookupError):
+class ResolverError(NotifyError, LookupError):
     """A lookup found no usable address (no row, no mapped field, a refused id)."""
 
 

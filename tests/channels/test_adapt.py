@@ -44,6 +44,8 @@ def test_truncate_text_fits_and_marks(text: str, limit: int) -> None:
         assert cut == text
     elif limit > len(TRUNCATION_MARKER):
         assert cut.endswith(TRUNCATION_MARKER)
+    elif limit >= 2:
+        assert cut.endswith("…")
 
 
 def _fake_channel() -> BaseOutputChannel:
@@ -92,7 +94,7 @@ def test_truncated_message_fits(message: str, limit: int) -> None:
     else:
         (part,) = adapted.payloads
         assert len(fmt(part)) <= limit
-        assert part.message.endswith(TRUNCATION_MARKER)
+        assert part.message.endswith((TRUNCATION_MARKER, "…"))
 
 
 def test_split_prefers_line_then_word_boundaries() -> None:

@@ -251,6 +251,9 @@ class EmailChannel(BaseOutputChannel):
             )
         except smtplib.SMTPNotSupportedError as exc:
             return self._failure(f"SMTP server does not support it: {exc}")
+        except ssl.SSLCertVerificationError as exc:
+            # A certificate that does not verify will not verify on the next attempt.
+            return self._failure(f"TLS certificate rejected: {exc.verify_message or exc}")
         except (smtplib.SMTPException, OSError) as exc:
             # Disconnections, refused connections, timeouts, TLS handshakes: transient.
             return self._failure(f"{type(exc).__name__}: {exc}", retryable=True)
