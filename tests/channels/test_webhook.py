@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -24,6 +25,17 @@ TOKEN_PATH = "/services/T0AB12CD3/B0EF45GH6/xoxbSecretToken1234567890"
 BEARER = "sk-live-4f3e2d1c0b9a"
 
 
+OPEN: list[ChannelRegistry] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_registries() -> AsyncIterator[None]:
+    # Close pooled connections inside the test's event loop, not at garbage collection.
+    yield
+    while OPEN:
+        await OPEN.pop().aclose()
+
+
 def headers_of(request: Recorded) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
@@ -32,6 +44,7 @@ async def deploy(
     url: str, clock: FakeClock | None = None, *, fallback: str | None = None, **config: Any
 ) -> ChannelRegistry:
     registry = ChannelRegistry(load_plugins=False, clock=clock or FakeClock(autojump=True))
+    OPEN.append(registry)
     await registry.deploy_app(
         "app",
         {"hook": {"type": "webhook", "config": {"url": url, **config}, "fallback": fallback}},
