@@ -111,18 +111,18 @@ class _Instance:
     #: vary per call.
     policy: RetryPolicy = attrs.field(init=False)
     capabilities: ChannelCapabilities = attrs.field(init=False)
-    #: Whether any payload could need adapting (a channel that renders everything,
-    #: without a length limit, skips the check).
-    adapts: bool = attrs.field(init=False)
+    #: What a payload may need adapting for, precomputed so that the common case
+    #: (nothing to adapt) costs three attribute checks and no call.
+    drops_rich: bool = attrs.field(init=False)
+    drops_attachments: bool = attrs.field(init=False)
+    limited: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.policy = self.channel.retry_policy()
         caps = self.capabilities = self.channel.capabilities()
-        self.adapts = not (
-            caps.supports_rich_text
-            and caps.supports_attachments
-            and caps.max_message_length is None
-        )
+        self.drops_rich = not caps.supports_rich_text
+        self.drops_attachments = not caps.supports_attachments
+        self.limited = caps.max_message_length is not None
 
 
 @attrs.define(eq=False)
@@ -474,7 +474,11 @@ class ChannelRegistry:
         if instance.resolver is not None or instance.custom_resolve:
             output_config = await self._resolve(app, instance, payload, output_config, session_id)
         adapted = None
-        if instance.adapts:
+        if (
+            instance.limited
+            or (instance.drops_rich and payload.rich_message is not None)
+            or (instance.drops_attachments and payload.attachments)
+        ):
             adapted = adapt_payload(
                 payload,
                 instance.capabilities,
