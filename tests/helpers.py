@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,7 +135,8 @@ class LocalHTTPServer:
 
 
 @contextmanager
-def local_http_server() -> Iterator[LocalHTTPServer]:
+def local_http_server(tls: ssl.SSLContext | None = None) -> Iterator[LocalHTTPServer]:
+    """The server; with ``tls`` (a server-side context) it speaks HTTPS."""
     state = LocalHTTPServer(url="", requests=[], respond=lambda r: (200, {}, b"{}"))
 
     class Handler(BaseHTTPRequestHandler):
@@ -160,7 +162,10 @@ def local_http_server() -> Iterator[LocalHTTPServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     # A short poll interval: shutdown() waits up to one interval.
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+import trustme
 
 from digitorn_notify import ChannelPayload, ChannelRegistry, ConfigError, FakeClock
 from digitorn_notify.channels import WebhookChannel
@@ -436,3 +439,22 @@ async def test_sharded_transport_spreads_requests_over_small_pools() -> None:
     assert peak == 5
     assert all(load <= 2 for snapshot in loads for load in snapshot)
     assert transport._load == [0, 0, 0]
+
+
+async def test_https_with_a_private_ca_and_an_untrusted_certificate(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    clock = FakeClock(autojump=True)
+    with local_http_server(tls=context) as server:
+        trusted = await deploy(server.url, clock, verify_ssl=str(ca_file))
+        assert (await trusted.deliver("hook", "app", "x")).success
+        untrusted = await deploy(server.url, clock)
+        result = await untrusted.deliver("hook", "app", "x")
+        unverified = await deploy(server.url, clock, verify_ssl=False)
+        assert (await unverified.deliver("hook", "app", "x")).success
+    assert not result.success
+    assert not result.retryable  # a certificate that fails now fails on every retry
+    assert str(result.error).startswith(f"POST {server.url}: TLS certificate rejected")

@@ -290,7 +290,12 @@ class WebhookChannel(BaseOutputChannel):
                 retryable=True,
             )
         except httpx.TransportError as exc:
-            reason = self._overrides.redact(str(exc)) or "no detail"
+            cause = _cause(exc)
+            reason = self._overrides.redact(str(exc) or str(cause)) or type(cause).__name__
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                # A certificate that does not verify will not verify on the next attempt.
+                detail = cause.verify_message or reason
+                return self._failure(f"{shown}: TLS certificate rejected ({detail})")
             return self._failure(f"{shown}: {type(exc).__name__}: {reason}", retryable=True)
         return self._result(response, shown, key)
 
@@ -363,6 +368,17 @@ class WebhookChannel(BaseOutputChannel):
             retry_after=retry_after,
             metadata=metadata or {},
         )
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost exception of ``exc``'s chain (httpx wraps the ssl and socket errors)."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
 
 
 @functools.cache
