@@ -8,17 +8,24 @@ inside the host's event loop through anyio (asyncio or trio).
 from digitorn_notify._version import __version__
 from digitorn_notify.channels import (
     ENTRY_POINT_GROUP,
+    ActionUserResolver,
+    AppriseChannel,
     BaseOutputChannel,
     ChannelRegistry,
     ConfigSchema,
+    DeliveryContext,
+    EmailChannel,
     HealthTracker,
     LLMNotificationChannel,
     LogChannel,
     Notification,
     RecipientContext,
+    ResolverError,
     Subscription,
     UserResolver,
     UserResolverFactory,
+    WebhookChannel,
+    current_delivery,
 )
 from digitorn_notify.clock import Clock, FakeClock, SystemClock
 from digitorn_notify.config import AppConfig, ChannelConfig, UserResolverConfig
@@ -60,6 +67,7 @@ from digitorn_notify.storage import (
     WatcherRecord,
     WatcherStore,
 )
+from digitorn_notify.templates import PayloadTemplate
 from digitorn_notify.timeexpr import (
     CronSchedule,
     IntervalSchedule,
@@ -70,7 +78,9 @@ from digitorn_notify.timeexpr import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ActionInvoker",
+    "ActionUserResolver",
     "AppConfig",
+    "AppriseChannel",
     "BaseOutputChannel",
     "BufferedNotification",
     "ChannelCapabilities",
@@ -83,8 +93,10 @@ __all__ = [
     "ConfigError",
     "ConfigSchema",
     "CronSchedule",
+    "DeliveryContext",
     "DeliveryError",
     "DeliveryResult",
+    "EmailChannel",
     "EnvSecretProvider",
     "Evaluation",
     "Expression",
@@ -103,12 +115,14 @@ __all__ = [
     "NotifyError",
     "OneShot",
     "PayloadAttachment",
+    "PayloadTemplate",
     "Policy",
     "PolicyGuard",
     "Priority",
     "PromptSink",
     "RecipientContext",
     "Redactor",
+    "ResolverError",
     "RetryPolicy",
     "SQLiteStore",
     "Secret",
@@ -123,7 +137,9 @@ __all__ = [
     "UserResolverFactory",
     "WatcherRecord",
     "WatcherStore",
+    "WebhookChannel",
     "__version__",
     "compile_expression",
+    "current_delivery",
     "parse_time_expression",
 ]

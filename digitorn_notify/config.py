@@ -36,7 +36,7 @@ class UserResolverConfig:
     action: str
     params: dict[str, Any] = attrs.field(factory=dict)
     mapping: dict[str, str] = attrs.field(factory=dict)
-    cache_ttl: float = 300.0
+    cache_ttl: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -44,7 +44,10 @@ class ChannelConfig:
     """One entry of the ``channels:`` mapping.
 
     ``fallback`` names the channel that receives the notification when this one fails
-    for good (``None`` disables it); ``delivery_timeout`` bounds one ``deliver()`` call.
+    for good (``None`` disables it); ``delivery_timeout`` bounds one ``deliver()`` call;
+    ``overflow`` says what happens to a message longer than the channel's
+    ``max_message_length``: ``truncate`` (with a visible marker) or ``split`` into
+    numbered parts.
     """
 
     type: str
@@ -52,6 +55,12 @@ class ChannelConfig:
     user_resolver: UserResolverConfig | None = None
     fallback: str | None = "llm_notification"
     delivery_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    overflow: str = attrs.field(default="truncate")
+
+    @overflow.validator
+    def _check_overflow(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in ("truncate", "split"):
+            raise ValueError(f"overflow must be 'truncate' or 'split', got {value!r}")
 
 
 @attrs.frozen

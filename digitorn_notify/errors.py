@@ -8,6 +8,8 @@ Every error the library raises on purpose derives from :class:`NotifyError`::
     ├── TimeExpressionError    a time expression is not understood (lists the accepted forms)
     ├── DeliveryError          a delivery could not even be attempted
     │   └── ChannelNotFoundError   no channel instance or type by that name
+    ├── ResolverError          a user_resolver found no address (channels.resolver; logged,
+    │                          the delivery goes on)
     └── StoreError             a storage backend failed or holds data it cannot read
 
 Errors never carry a resolved secret: messages are built from config paths and

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,7 +135,8 @@ class LocalHTTPServer:
 
 
 @contextmanager
-def local_http_server() -> Iterator[LocalHTTPServer]:
+def local_http_server(tls: ssl.SSLContext | None = None) -> Iterator[LocalHTTPServer]:
+    """The server; with ``tls`` (a server-side context) it speaks HTTPS."""
     state = LocalHTTPServer(url="", requests=[], respond=lambda r: (200, {}, b"{}"))
 
     class Handler(BaseHTTPRequestHandler):
@@ -141,7 +145,11 @@ def local_http_server() -> Iterator[LocalHTTPServer]:
             record = Recorded(self.command, self.path, dict(self.headers), self.rfile.read(length))
             state.requests.append(record)
             status, headers, body = state.respond(record)
-            self.send_response(status)
+            self.log_request(status)
+            # send_response_only: a scripted Date header replaces the automatic one.
+            self.send_response_only(status)
+            if "Date" not in headers:
+                self.send_header("Date", self.date_time_string())
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
@@ -154,8 +162,12 @@ def local_http_server() -> Iterator[LocalHTTPServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    # A short poll interval: shutdown() waits up to one interval.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield state
@@ -163,3 +175,33 @@ def local_http_server() -> Iterator[LocalHTTPServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def refused_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def scripted(
+    *steps: tuple[int, dict[str, str], bytes] | float,
+) -> Callable[[Recorded], tuple[int, dict[str, str], bytes]]:
+    """A ``respond`` that answers with ``steps`` in turn (then 200); a float sleeps first.
+
+    ``scripted(0.5, (200, {}, b"{}"))`` answers the first request after half a second.
+    """
+    queue = list(steps)
+    lock = threading.Lock()
+
+    def respond(_: Recorded) -> tuple[int, dict[str, str], bytes]:
+        while True:
+            with lock:
+                step = queue.pop(0) if queue else (200, {}, b"{}")
+            if isinstance(step, float | int):
+                time.sleep(step)
+                continue
+            return step
+
+    return respond

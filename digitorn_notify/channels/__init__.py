@@ -1,12 +1,17 @@
 """Channels: the base class, the registry and the built-in channel types."""
 
+from digitorn_notify.channels.adapt import TRUNCATION_MARKER, OverflowPolicy, adapt_payload
 from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema, RecipientContext
 from digitorn_notify.channels.builtin import (
+    AppriseChannel,
+    EmailChannel,
     LLMNotificationChannel,
     LogChannel,
     Notification,
     Subscription,
+    WebhookChannel,
 )
+from digitorn_notify.channels.context import DeliveryContext, current_delivery
 from digitorn_notify.channels.health import HealthTracker
 from digitorn_notify.channels.registry import (
     ENTRY_POINT_GROUP,
@@ -14,18 +19,29 @@ from digitorn_notify.channels.registry import (
     UserResolver,
     UserResolverFactory,
 )
+from digitorn_notify.channels.resolver import ActionUserResolver, ResolverError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "TRUNCATION_MARKER",
+    "ActionUserResolver",
+    "AppriseChannel",
     "BaseOutputChannel",
     "ChannelRegistry",
     "ConfigSchema",
+    "DeliveryContext",
+    "EmailChannel",
     "HealthTracker",
     "LLMNotificationChannel",
     "LogChannel",
     "Notification",
+    "OverflowPolicy",
     "RecipientContext",
+    "ResolverError",
     "Subscription",
     "UserResolver",
     "UserResolverFactory",
+    "WebhookChannel",
+    "adapt_payload",
+    "current_delivery",
 ]

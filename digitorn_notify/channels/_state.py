@@ -9,7 +9,9 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
+from digitorn_notify.channels.adapt import OverflowPolicy
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
+from digitorn_notify.payload import ChannelCapabilities
 from digitorn_notify.retry import RetryPolicy
 from digitorn_notify.secrets import LOG_FILTER, Redactor
 
@@ -41,11 +43,23 @@ class Instance:
     resolver: UserResolver | None
     custom_resolve: bool
     implicit: bool = False
-    #: Read once: a channel declares its retry behaviour, it does not vary per call.
+    overflow: OverflowPolicy = "truncate"
+    #: Read once: a channel declares its retry behaviour and capabilities, they do not
+    #: vary per call.
     policy: RetryPolicy = attrs.field(init=False)
+    capabilities: ChannelCapabilities = attrs.field(init=False)
+    #: What a payload may need adapting for, precomputed so that the common case
+    #: (nothing to adapt) costs three attribute checks and no call.
+    drops_rich: bool = attrs.field(init=False)
+    drops_attachments: bool = attrs.field(init=False)
+    limited: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.policy = self.channel.retry_policy()
+        caps = self.capabilities = self.channel.capabilities()
+        self.drops_rich = not caps.supports_rich_text
+        self.drops_attachments = not caps.supports_attachments
+        self.limited = caps.max_message_length is not None
 
     @property
     def name(self) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import abc
 import html
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
 
 from digitorn_notify.channels.health import HealthTracker
+from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import (
     ChannelCapabilities,
@@ -25,6 +26,7 @@ from digitorn_notify.payload import (
     DeliveryResult,
 )
 from digitorn_notify.retry import RetryPolicy
+from digitorn_notify.secrets import Redactor
 
 __all__ = ["BaseOutputChannel", "ConfigSchema", "RecipientContext"]
 
@@ -63,6 +65,8 @@ class BaseOutputChannel(abc.ABC):
         #: The instance name in its app (``slack_alerts``); the type id when implicit.
         self.name: str = name or self.CHANNEL_ID
         self.app_id: str | None = app_id
+        #: The registry's clock (set when the registry creates the instance).
+        self.clock: Clock = SystemClock()
         self._health = HealthTracker()
 
     # -- required --------------------------------------------------------------------
@@ -113,6 +117,16 @@ class BaseOutputChannel(abc.ABC):
                     accepted = ", ".join(sorted(known))
                     raise ConfigError(f"unknown field (accepted: {accepted})", path=field)
         return None
+
+    def sensitive_values(self) -> Iterable[str]:
+        """Config values to mask wherever the instance's text is shown.
+
+        Values resolved from ``{{env.X}}``/``{{secret.X}}`` are masked already; override
+        this for secrets written literally in the config (a token in a webhook URL's
+        path, an ``Authorization`` header). The registry masks them in errors, health
+        and the HTTP stack's logs; the default ``repr`` masks them too.
+        """
+        return ()
 
     async def on_start(self) -> None:
         """Open connections, pools or tokens; called when the app is deployed."""
@@ -165,8 +179,10 @@ class BaseOutputChannel(abc.ABC):
         self._health.record_failure(error, latency_ms, now)
 
     def __repr__(self) -> str:
-        # channel_config holds Secret strings, whose repr is masked.
+        # channel_config holds Secret strings, whose repr is masked; literal secrets
+        # (a token in a URL path) are masked through sensitive_values().
+        config = Redactor(self.sensitive_values()).redact(repr(self.channel_config))
         return (
             f"<{type(self).__name__} name={self.name!r} type={self.CHANNEL_ID!r} "
-            f"app={self.app_id!r} config={self.channel_config!r}>"
+            f"app={self.app_id!r} config={config}>"
         )

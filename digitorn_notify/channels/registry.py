@@ -6,9 +6,13 @@
    config; else fall back to ``llm_notification`` (the result's metadata says so);
 2. structure a ``dict`` (or ``str``) payload into :class:`ChannelPayload`; a bad payload
    is a failed :class:`DeliveryResult`, never an exception;
-3. resolve the recipient: the channel's ``user_resolver`` if configured, else the
+3. resolve the recipient: the channel's ``user_resolver`` if configured (when it fails
+   or finds nothing, the channel's ``resolve_recipient`` is asked instead), else the
    channel's ``resolve_recipient``; explicit per-delivery config wins; a resolver
    failure logs a warning and delivery goes on with the explicit config;
+   then the payload is fitted to the channel's capabilities (``channels/adapt.py``):
+   rich text and attachments it cannot render are dropped, an over-long message is
+   truncated or split into numbered parts, each part a delivery of its own;
 4. call ``deliver()`` under a timeout; an exception becomes a failed result;
 5. retry while the result is ``retryable``, per the channel's :class:`RetryPolicy`,
    honouring the ``retry_after`` the channel reports, never past ``backoff_max``;
@@ -40,16 +44,23 @@ from digitorn_notify.channels._state import (
     stop_app,
     stop_instance,
 )
+from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
+from digitorn_notify.channels.builtin.apprise_bridge import AppriseChannel
 from digitorn_notify.channels.builtin.llm_notification import (
     LLMNotificationChannel,
     NotificationHub,
     Subscription,
 )
 from digitorn_notify.channels.builtin.log import LogChannel
+from digitorn_notify.channels.builtin.smtp_email import EmailChannel
+from digitorn_notify.channels.builtin.webhook import WebhookChannel
+from digitorn_notify.channels.context import _CURRENT, DeliveryContext
+from digitorn_notify.channels.resolver import ActionUserResolver
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_channels
 from digitorn_notify.errors import ChannelNotFoundError, ConfigError, DeliveryError
+from digitorn_notify.host import ActionInvoker
 from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
 from digitorn_notify.secrets import LOG_FILTER, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
@@ -62,7 +73,13 @@ logger = logging.getLogger("digitorn_notify.channels")
 
 ENTRY_POINT_GROUP = "digitorn.channels"
 FALLBACK_CHANNEL = LLMNotificationChannel.CHANNEL_ID
-_BUILTIN_TYPES = (LLMNotificationChannel, LogChannel)
+_BUILTIN_TYPES: tuple[type[BaseOutputChannel], ...] = (
+    LLMNotificationChannel,
+    LogChannel,
+    WebhookChannel,
+    EmailChannel,
+    AppriseChannel,
+)
 _HEALTH_CHECK_TIMEOUT = 5.0
 
 PayloadInput = ChannelPayload | Mapping[str, Any] | str
@@ -76,6 +93,11 @@ class ChannelRegistry:
 
     Use it as an async context manager (``async with ChannelRegistry() as registry``)
     or call :meth:`aclose` so every deployed instance gets its ``on_stop``.
+
+    ``invoker`` is the host's :class:`~digitorn_notify.host.ActionInvoker` (or a plain
+    ``async def (tool_name, params)``): with it, a channel's ``user_resolver:`` block
+    becomes an :class:`~digitorn_notify.channels.resolver.ActionUserResolver`.
+    ``user_resolver_factory`` overrides that with resolvers of your own.
     """
 
     def __init__(
@@ -87,12 +109,15 @@ class ChannelRegistry:
         load_plugins: bool = True,
         delivery_timeout: float = 30.0,
         user_resolver_factory: UserResolverFactory | None = None,
+        invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = NotificationHub(buffer if buffer is not None else MemoryStore(), self.clock)
         self.delivery_timeout = delivery_timeout
         self._secrets = as_secret_provider(secrets)
         self._resolver_factory = user_resolver_factory
+        if user_resolver_factory is None and invoker is not None:
+            self._resolver_factory = self._action_resolver_factory(invoker)
         self._types: dict[str, type[BaseOutputChannel]] = {}
         self._apps: dict[str, AppState] = {}
         self._deploy_locks: dict[str, anyio.Lock] = {}
@@ -101,6 +126,19 @@ class ChannelRegistry:
             self.register_type(channel_type)
         if load_plugins:
             self.load_plugins()
+
+    def _action_resolver_factory(
+        self, invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]]
+    ) -> UserResolverFactory:
+        def factory(config: UserResolverConfig, channel: BaseOutputChannel) -> UserResolver:
+            return ActionUserResolver(
+                config,
+                invoker,
+                clock=self.clock,
+                path=f"channels.{channel.name}.user_resolver",
+            )
+
+        return factory
 
     async def __aenter__(self) -> ChannelRegistry:
         return self
@@ -176,8 +214,13 @@ class ChannelRegistry:
         app_id: str,
     ) -> BaseOutputChannel:
         if channel_type is LLMNotificationChannel:
-            return LLMNotificationChannel(config, name=name, app_id=app_id, hub=self.hub)
-        return channel_type(config, name=name, app_id=app_id)
+            channel: BaseOutputChannel = LLMNotificationChannel(
+                config, name=name, app_id=app_id, hub=self.hub
+            )
+        else:
+            channel = channel_type(config, name=name, app_id=app_id)
+        channel.clock = self.clock
+        return channel
 
     def _implicit(self, app: AppState, type_id: str) -> Instance:
         channel = self._new_channel(self._types[type_id], {}, type_id, app.app_id)
@@ -275,6 +318,8 @@ class ChannelRegistry:
             raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
         try:
             channel = self._new_channel(channel_type, config, name, app.app_id)
+            # Literal secrets (a token in a webhook URL path) are masked like resolved ones.
+            app.redactor.add(*channel.sensitive_values())
             user_resolver = None
             if block.user_resolver is not None:
                 user_resolver = self._user_resolver(block, channel, resolver, path)
@@ -284,6 +329,7 @@ class ChannelRegistry:
                 timeout=block.delivery_timeout or self.delivery_timeout,
                 resolver=user_resolver,
                 custom_resolve=_overrides_resolve(channel),
+                overflow="split" if block.overflow == "split" else "truncate",
             )
         except ConfigError:
             raise
@@ -301,12 +347,17 @@ class ChannelRegistry:
         assert block.user_resolver is not None
         if self._resolver_factory is None:
             raise ConfigError(
-                "user_resolver needs a resolver factory: pass user_resolver_factory= "
-                "to ChannelRegistry (the runtime does this when given an ActionInvoker)",
+                "user_resolver needs the host's tools: pass invoker= (an ActionInvoker) "
+                "or user_resolver_factory= to ChannelRegistry",
                 path=f"{path}.user_resolver",
             )
         params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
-        return self._resolver_factory(attrs.evolve(block.user_resolver, params=params), channel)
+        try:
+            return self._resolver_factory(attrs.evolve(block.user_resolver, params=params), channel)
+        except ConfigError as exc:
+            if exc.path.startswith(path):
+                raise
+            raise exc.with_prefix(f"{path}.user_resolver") from None
 
     async def _validate(self, app: AppState, name: str, block: ChannelConfig) -> None:
         instance = app.instances[name]
@@ -443,39 +494,94 @@ class ChannelRegistry:
         session_id: str | None,
         tried: frozenset[str],
     ) -> DeliveryResult:
-        channel = instance.channel
         output_config = dict(config) if config else {}
         if instance.resolver is not None or instance.custom_resolve:
             output_config = await self._resolve(app, instance, payload, output_config, session_id)
+        adapted = None
+        if (
+            instance.limited
+            or (instance.drops_rich and payload.rich_message is not None)
+            or (instance.drops_attachments and payload.attachments)
+        ):
+            adapted = adapt_payload(
+                payload,
+                instance.capabilities,
+                overflow=instance.overflow,
+                format_text=instance.channel.format_text,
+            )
+        if adapted is None:
+            result = await self._retry_loop(app, instance, payload, output_config)
+        else:
+            result = await self._deliver_adapted(app, instance, adapted, output_config)
+        if not result.success and instance.fallback is not None:
+            # The fallback gets the original payload: it may render what this one could not.
+            result = await self._fall_back(app, instance, payload, result, session_id, tried)
+        return result
+
+    async def _deliver_adapted(
+        self,
+        app: AppState,
+        instance: Instance,
+        adapted: Adapted,
+        output_config: dict[str, Any],
+    ) -> DeliveryResult:
+        results: list[DeliveryResult] = []
+        for part in adapted.payloads:
+            # Each part is its own logical delivery (its own idempotency key).
+            result = await self._retry_loop(app, instance, part, dict(output_config))
+            results.append(result)
+            if not result.success:
+                break
+        metadata: dict[str, Any] = {**result.metadata, "adapted": adapted.changes}
+        count = len(adapted.payloads)
+        if count > 1:
+            metadata["parts"] = count
+            metadata["parts_delivered"] = sum(r.success for r in results)
+            metadata["delivery_ids"] = [r.delivery_id for r in results]
+        return attrs.evolve(result, metadata=metadata)
+
+    async def _retry_loop(
+        self,
+        app: AppState,
+        instance: Instance,
+        payload: ChannelPayload,
+        output_config: dict[str, Any],
+    ) -> DeliveryResult:
+        channel = instance.channel
         policy = instance.policy
         clock = self.clock
         attempt = 0
-        while True:
-            started = clock.monotonic()
-            result = await self._attempt(app, instance, payload, output_config)
-            latency_ms = (clock.monotonic() - started) * 1000.0
-            if result.success:
-                channel._record_success(latency_ms, clock.now())
-                break
-            channel._record_failure(result.error, latency_ms, clock.now())
-            if not result.retryable or attempt >= policy.max_retries:
-                break
-            attempt += 1
-            delay = policy.delay(attempt, retry_after=result.retry_after)
-            logger.info(
-                "delivery through %s failed (%s); retry %d/%d in %.2fs",
-                channel.name,
-                result.error,
-                attempt,
-                policy.max_retries,
-                delay,
-                extra={"app_id": app.app_id, "channel": channel.name},
-            )
-            await clock.sleep(delay)
+        # The same context (idempotency key) for every attempt of this delivery.
+        context = DeliveryContext()
+        token = _CURRENT.set(context)
+        try:
+            while True:
+                started = clock.monotonic()
+                result = await self._attempt(app, instance, payload, output_config)
+                latency_ms = (clock.monotonic() - started) * 1000.0
+                if result.success:
+                    channel._record_success(latency_ms, clock.now())
+                    break
+                channel._record_failure(result.error, latency_ms, clock.now())
+                if not result.retryable or attempt >= policy.max_retries:
+                    break
+                attempt += 1
+                context.attempt = attempt + 1
+                delay = policy.delay(attempt, retry_after=result.retry_after)
+                logger.info(
+                    "delivery through %s failed (%s); retry %d/%d in %.2fs",
+                    channel.name,
+                    result.error,
+                    attempt,
+                    policy.max_retries,
+                    delay,
+                    extra={"app_id": app.app_id, "channel": channel.name},
+                )
+                await clock.sleep(delay)
+        finally:
+            _CURRENT.reset(token)
         if attempt:
             result = attrs.evolve(result, metadata={**result.metadata, "attempts": attempt + 1})
-        if not result.success and instance.fallback is not None:
-            result = await self._fall_back(app, instance, payload, result, session_id, tried)
         return result
 
     async def _attempt(
@@ -522,20 +628,34 @@ class ChannelRegistry:
             output_config=explicit,
             payload=payload,
         )
+        if instance.resolver is not None:
+            try:
+                with anyio.fail_after(instance.timeout):
+                    resolved = await instance.resolver.resolve(context)
+            except Exception as exc:
+                self._resolution_failed(app, instance, exc, "user_resolver")
+            else:
+                if resolved or not instance.custom_resolve:
+                    return {**resolved, **explicit}
+            if not instance.custom_resolve:
+                return explicit
+        # No YAML resolver, or it failed or found nothing: the channel's own hook.
         try:
             with anyio.fail_after(instance.timeout):
-                if instance.resolver is not None:
-                    resolved = await instance.resolver.resolve(context)
-                    return {**resolved, **explicit}
                 return dict(await instance.channel.resolve_recipient(context))
         except Exception as exc:
-            logger.warning(
-                "recipient resolution for %s failed (%s); using the explicit config",
-                instance.name,
-                app.redactor.redact(f"{type(exc).__name__}: {exc}"),
-                extra={"app_id": app.app_id, "channel": instance.name},
-            )
+            self._resolution_failed(app, instance, exc, "resolve_recipient")
             return explicit
+
+    @staticmethod
+    def _resolution_failed(app: AppState, instance: Instance, exc: Exception, what: str) -> None:
+        logger.warning(
+            "recipient resolution (%s) for %s failed (%s); using the explicit config",
+            what,
+            instance.name,
+            app.redactor.redact(f"{type(exc).__name__}: {exc}"),
+            extra={"app_id": app.app_id, "channel": instance.name},
+        )
 
     async def _fall_back(
         self,

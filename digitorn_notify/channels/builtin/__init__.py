@@ -1,5 +1,6 @@
-"""The built-in channel types: ``llm_notification`` and ``log``."""
+"""The built-in channel types: llm_notification, log, webhook, email and apprise."""
 
+from digitorn_notify.channels.builtin.apprise_bridge import AppriseChannel
 from digitorn_notify.channels.builtin.llm_notification import (
     LLMNotificationChannel,
     Notification,
@@ -7,11 +8,16 @@ from digitorn_notify.channels.builtin.llm_notification import (
     Subscription,
 )
 from digitorn_notify.channels.builtin.log import LogChannel
+from digitorn_notify.channels.builtin.smtp_email import EmailChannel
+from digitorn_notify.channels.builtin.webhook import WebhookChannel
 
 __all__ = [
+    "AppriseChannel",
+    "EmailChannel",
     "LLMNotificationChannel",
     "LogChannel",
     "Notification",
     "NotificationHub",
     "Subscription",
+    "WebhookChannel",
 ]

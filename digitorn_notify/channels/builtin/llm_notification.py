@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from digitorn_notify._convert import converter
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
 from digitorn_notify.clock import Clock
-from digitorn_notify.payload import ChannelPayload, DeliveryResult
+from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
 from digitorn_notify.storage.protocols import BufferedNotification, NotificationBuffer
 
@@ -278,6 +278,15 @@ class LLMNotificationChannel(BaseOutputChannel):
     def __init__(self, *args: Any, hub: NotificationHub, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hub = hub
+
+    def capabilities(self) -> ChannelCapabilities:
+        """Consumers receive the payload object itself: nothing needs adapting."""
+        return ChannelCapabilities(
+            supports_rich_text=True,
+            supports_attachments=True,
+            supports_threading=True,
+            supported_formats=["text", "html", "markdown", "json"],
+        )
 
     def per_delivery_config_schema(self) -> dict[str, dict[str, str]]:
         """``session_id`` selects the session (defaults to the delivery's session)."""

@@ -1,0 +1,460 @@
+"""The webhook channel against a real HTTP server on 127.0.0.1, on asyncio and trio."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import trustme
+
+from digitorn_notify import ChannelPayload, ChannelRegistry, ConfigError, FakeClock
+from digitorn_notify.channels import WebhookChannel
+from tests.helpers import Recorded, local_http_server, refused_url, scripted
+
+pytestmark = pytest.mark.anyio
+
+TOKEN_PATH = "/services/T0AB12CD3/B0EF45GH6/xoxbSecretToken1234567890"
+BEARER = "sk-live-4f3e2d1c0b9a"
+
+
+OPEN: list[ChannelRegistry] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_registries() -> AsyncIterator[None]:
+    # Close pooled connections inside the test's event loop, not at garbage collection.
+    yield
+    while OPEN:
+        await OPEN.pop().aclose()
+
+
+def headers_of(request: Recorded) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+async def deploy(
+    url: str, clock: FakeClock | None = None, *, fallback: str | None = None, **config: Any
+) -> ChannelRegistry:
+    registry = ChannelRegistry(load_plugins=False, clock=clock or FakeClock(autojump=True))
+    OPEN.append(registry)
+    await registry.deploy_app(
+        "app",
+        {"hook": {"type": "webhook", "config": {"url": url, **config}, "fallback": fallback}},
+    )
+    return registry
+
+
+async def test_default_body_headers_and_client_lifecycle() -> None:
+    with local_http_server() as server:
+        registry = await deploy(server.url + "/notify", headers={"X-Team": "ops"})
+        channel = registry.instances("app")["hook"]
+        assert isinstance(channel, WebhookChannel)
+        payload = ChannelPayload(
+            message="Disk at 91%",
+            title="db-1",
+            priority="high",
+            tags=["disk"],
+            structured_data={"used": 0.91},
+            metadata={"job_id": "j1"},
+        )
+        result = await registry.deliver("hook", "app", payload)
+        assert channel._client is not None
+        await registry.aclose()
+        assert channel._client is None
+    assert result.success, result.error
+    assert result.metadata["status_code"] == 200
+    (request,) = server.requests
+    assert (request.method, request.path) == ("POST", "/notify")
+    headers = headers_of(request)
+    assert headers["content-type"] == "application/json"
+    assert headers["x-team"] == "ops"
+    assert headers["user-agent"].startswith("digitorn-notify/")
+    assert headers["idempotency-key"] == result.delivery_id
+    assert request.json() == {
+        "app_id": "app",
+        "message": "Disk at 91%",
+        "title": "db-1",
+        "priority": "high",
+        "tags": ["disk"],
+        "structured_data": {"used": 0.91},
+        "metadata": {"job_id": "j1"},
+    }
+
+
+async def test_payload_template_is_json_safe_on_the_wire() -> None:
+    nasty = 'He said "stop" {}, \\ and\n"channel": "#pwned"}'
+    with local_http_server() as server:
+        registry = await deploy(
+            server.url,
+            method="PUT",
+            payload_template='{"text": "*{{title}}* {{message}}", "channel": "#alerts", '
+            '"tags": {{tags}}, "host": {{structured_data.host}}}',
+        )
+        result = await registry.deliver(
+            "hook",
+            "app",
+            ChannelPayload(
+                message=nasty, title='a "b"', tags=["x"], structured_data={"host": "db-1"}
+            ),
+        )
+    assert result.success
+    assert server.requests[0].method == "PUT"
+    assert server.requests[0].json() == {
+        "text": f'*a "b"* {nasty}',
+        "channel": "#alerts",
+        "tags": ["x"],
+        "host": "db-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "fragment"),
+    [
+        ({"payload_template": '{"text": {{message}}'}, "payload_template", "not valid JSON"),
+        ({"payload_template": '{"a": {{event.path}}}'}, "payload_template", "unknown payload"),
+        ({"method": "DELETE"}, "method", "accepted: POST, PUT, PATCH"),
+        ({"timeout": 0}, "timeout", "must be > 0"),
+        ({"allowed_hosts": "x"}, "allowed_hosts", "list of host names"),
+        ({"max_concurrency": 0}, "max_concurrency", ">= 1"),
+        ({"url": "ftp://127.0.0.1/x"}, "url", "unsupported scheme"),
+        ({"url": "http:///nohost"}, "url", "no host"),
+        ({"colour": "red"}, "colour", "unknown field"),
+    ],
+)
+async def test_config_errors_name_the_field(
+    config: dict[str, Any], path: str, fragment: str
+) -> None:
+    registry = ChannelRegistry(load_plugins=False)
+    with pytest.raises(ConfigError) as info:
+        await registry.deploy_app(
+            "app", {"hook": {"type": "webhook", "config": {"url": "http://127.0.0.1/", **config}}}
+        )
+    assert info.value.path == f"channels.hook.config.{path}"
+    assert fragment in info.value.reason
+
+
+async def test_missing_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"channels\.hook\.config\.url: missing"):
+        await ChannelRegistry(load_plugins=False).deploy_app("app", {"hook": {"type": "webhook"}})
+
+
+async def test_per_delivery_overrides_url_headers_and_payload() -> None:
+    with local_http_server() as server:
+        registry = await deploy(
+            server.url + "/a", headers={"X-A": "1"}, payload_template='{"t": "{{message}}"}'
+        )
+        result = await registry.deliver(
+            "hook",
+            "app",
+            "hi",
+            {
+                "url": server.url + "/b",
+                "headers": {"x-a": "2", "X-B": "3"},
+                "payload": {"text": "{{message}}!", "n": 1},
+            },
+        )
+    assert result.success
+    (request,) = server.requests
+    assert request.path == "/b"
+    assert headers_of(request)["x-a"] == "2"
+    assert headers_of(request)["x-b"] == "3"
+    assert request.json() == {"text": "hi!", "n": 1}
+
+
+async def test_url_override_to_another_host_is_refused_and_nothing_is_sent() -> None:
+    with local_http_server() as server:
+        registry = await deploy(server.url)
+        result = await registry.deliver("hook", "app", "x", {"url": "https://evil.example/steal"})
+        other = server.url.replace("127.0.0.1", "localhost")
+        refused_too = await registry.deliver("hook", "app", "x", {"url": other})
+        assert server.requests == []
+    assert not result.success
+    assert not result.retryable
+    assert "host 'evil.example' is not allowed (allowed_hosts: 127.0.0.1)" in str(result.error)
+    assert "nothing was sent" in str(result.error)
+    assert not refused_too.success
+
+
+async def test_allowed_hosts_lets_an_override_through() -> None:
+    with local_http_server() as server:
+        registry = await deploy(
+            "http://hooks.example/x", allowed_hosts=["127.0.0.1", "hooks.example"]
+        )
+        result = await registry.deliver("hook", "app", "x", {"url": server.url + "/y"})
+    assert result.success
+    assert server.requests[0].path == "/y"
+
+
+async def test_5xx_is_retried_with_backoff_and_one_idempotency_key() -> None:
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = scripted((503, {}, b"busy"), (502, {}, b""), (200, {}, b"{}"))
+        registry = await deploy(server.url, clock)
+        result = await registry.deliver("hook", "app", "x")
+        second = await registry.deliver("hook", "app", "y")
+    assert result.success
+    assert result.metadata["attempts"] == 3
+    assert clock.sleeps == [2.0, 4.0]
+    keys = [headers_of(r)["idempotency-key"] for r in server.requests]
+    assert len(keys) == 4
+    assert keys[0] == keys[1] == keys[2] == result.delivery_id
+    assert keys[3] == second.delivery_id != keys[0]
+
+
+async def test_gives_up_after_three_retries_then_falls_back() -> None:
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = lambda r: (500, {}, b"oops")
+        registry = await deploy(server.url, clock, fallback="llm_notification")
+        result = await registry.deliver("hook", "app", "x")
+    assert len(server.requests) == 4
+    assert clock.sleeps == [2.0, 4.0, 8.0]
+    assert not result.success
+    assert result.error == f"POST {server.url}: HTTP 500 Internal Server Error: oops"
+    assert result.metadata["fallback"] == "llm_notification"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_other_4xx_are_not_retried(status: int) -> None:
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = lambda r: (status, {}, b'{"error": "invalid_payload"}')
+        registry = await deploy(server.url, clock)
+        result = await registry.deliver("hook", "app", "x")
+    assert len(server.requests) == 1
+    assert clock.sleeps == []
+    assert not result.retryable
+    assert f"HTTP {status}" in str(result.error)
+    assert "invalid_payload" in str(result.error)
+
+
+async def test_429_and_408_are_retried() -> None:
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = scripted((429, {}, b""), (408, {}, b""))
+        registry = await deploy(server.url, clock)
+        result = await registry.deliver("hook", "app", "x")
+    assert result.success
+    assert clock.sleeps == [2.0, 4.0]
+
+
+async def test_retry_after_seconds_and_http_date_are_honoured_within_backoff_max() -> None:
+    clock = FakeClock(autojump=True)
+    server_now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    date_headers = {
+        "Date": format_datetime(server_now, usegmt=True),
+        "Retry-After": format_datetime(server_now + timedelta(seconds=5), usegmt=True),
+    }
+    with local_http_server() as server:
+        server.respond = scripted(
+            (429, {"Retry-After": "7"}, b""),
+            (503, date_headers, b""),
+            (429, {"Retry-After": "3600"}, b""),
+        )
+        registry = await deploy(server.url, clock)
+        result = await registry.deliver("hook", "app", "x")
+    assert result.success
+    assert clock.sleeps == [7.0, 5.0, 30.0]
+
+
+async def test_connection_refused_is_retried_then_fails() -> None:
+    clock = FakeClock(autojump=True)
+    registry = await deploy(refused_url(), clock)
+    result = await registry.deliver("hook", "app", "x")
+    assert not result.success
+    assert result.retryable
+    assert result.metadata["attempts"] == 4
+    assert clock.sleeps == [2.0, 4.0, 8.0]
+    assert "ConnectError" in str(result.error)
+
+
+async def test_slow_response_hits_the_timeout() -> None:
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = scripted(1.0, (200, {}, b"{}"), (200, {}, b"{}"))
+        registry = await deploy(server.url, clock, timeout=0.2)
+        started = time.perf_counter()
+        result = await registry.deliver("hook", "app", "x")
+        elapsed = time.perf_counter() - started
+    assert result.success
+    assert result.metadata["attempts"] == 2
+    assert elapsed < 1.0
+    health = await registry.health("hook", "app")
+    assert health.last_error == f"POST {server.url}: timed out after 0.2s (ReadTimeout)"
+
+
+async def test_redirects_are_not_followed() -> None:
+    with local_http_server() as server:
+        server.respond = lambda r: (302, {"Location": "http://evil.example/"}, b"")
+        registry = await deploy(server.url)
+        result = await registry.deliver("hook", "app", "x")
+    assert len(server.requests) == 1
+    assert not result.retryable
+    assert "redirects are not followed" in str(result.error)
+
+
+async def test_concurrency_is_bounded_by_max_concurrency() -> None:
+    in_flight = peak = 0
+    lock = threading.Lock()
+
+    def respond(_: Recorded) -> tuple[int, dict[str, str], bytes]:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return 200, {}, b"{}"
+
+    with local_http_server() as server:
+        server.respond = respond
+        registry = await deploy(server.url, max_concurrency=2)
+        results: list[bool] = []
+
+        async def one() -> None:
+            results.append((await registry.deliver("hook", "app", "x")).success)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(one)
+    assert results == [True] * 6
+    assert peak == 2
+
+
+async def test_tokens_in_url_path_and_headers_never_leak(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = FakeClock(autojump=True)
+    with local_http_server() as server:
+        server.respond = lambda r: (500, {}, f"bad token {TOKEN_PATH}".encode())
+        url = server.url + TOKEN_PATH
+        registry = await deploy(
+            url, clock, headers={"Authorization": f"Bearer {BEARER}", "X-Api-Key": "k-123456789"}
+        )
+        result = await registry.deliver("hook", "app", "x")
+        override = await registry.deliver(
+            "hook", "app", "x", {"url": server.url + "/hooks/Zz9Override8Token7"}
+        )
+        health = await registry.health("hook", "app")
+        channel = registry.instances("app")["hook"]
+        assert server.requests[0].path == TOKEN_PATH  # the real URL was used
+    texts = [
+        str(result.error),
+        str(override.error),
+        str(health.last_error),
+        repr(channel),
+        repr(result),
+        caplog.text,
+    ]
+    for text in texts:
+        for secret in ("xoxbSecretToken1234567890", "T0AB12CD3", BEARER, "k-123456789"):
+            assert secret not in text
+        assert "Zz9Override8Token7" not in text
+    assert f"POST {server.url}/***: HTTP 500" in caplog.text  # our log line, masked
+    assert result.error is not None
+    assert result.error.startswith(f"POST {server.url}/***: HTTP 500")
+
+
+async def test_idempotency_key_from_config_and_custom_header_name() -> None:
+    with local_http_server() as server:
+        registry = await deploy(server.url, idempotency_header="X-Dedup")
+        result = await registry.deliver("hook", "app", "x", {"idempotency_key": "k-1"})
+    assert headers_of(server.requests[0])["x-dedup"] == "k-1"
+    assert result.delivery_id == "k-1"
+
+
+async def test_bad_per_delivery_payload_is_a_clear_failure() -> None:
+    with local_http_server() as server:
+        registry = await deploy(server.url)
+        result = await registry.deliver("hook", "app", "x", {"payload": "text"})
+        unknown = await registry.deliver("hook", "app", "x", {"payload": {"a": "{{secret}}"}})
+        assert server.requests == []
+    assert "payload must be a mapping or a list" in str(result.error)
+    assert "unknown payload template token" in str(unknown.error)
+
+
+async def test_attachments_and_rich_text_go_into_the_default_body() -> None:
+    with local_http_server() as server:
+        registry = await deploy(server.url)
+        payload = ChannelPayload(
+            message="m",
+            rich_message="<b>m</b>",
+            thread_id="t1",
+            attachments=[{"filename": "a.bin", "content": b"\x00\x01"}],
+        )
+        await registry.deliver("hook", "app", payload)
+    body = server.requests[0].json()
+    assert body["rich_message"] == "<b>m</b>"
+    assert body["thread_id"] == "t1"
+    assert body["attachments"] == [
+        {"filename": "a.bin", "content_type": "application/octet-stream", "content": "AAE="}
+    ]
+    assert json.dumps(body)
+
+
+async def test_sharded_transport_spreads_requests_over_small_pools() -> None:
+    from digitorn_notify.channels.builtin._http import ShardedTransport
+
+    in_flight = peak = 0
+    lock = threading.Lock()
+    loads: list[list[int]] = []
+
+    def respond(_: Recorded) -> tuple[int, dict[str, str], bytes]:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return 200, {}, b"{}"
+
+    transport = ShardedTransport(concurrency=5, shard_size=2)
+    assert len(transport._shards) == 3
+    with local_http_server() as server:
+        server.respond = respond
+        async with httpx.AsyncClient(transport=transport) as client:
+
+            async def one() -> None:
+                response = await client.post(server.url, content=b"{}")
+                loads.append(list(transport._load))
+                assert response.json() == {}
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(12):
+                    tg.start_soon(one)
+    assert peak == 5
+    assert all(load <= 2 for snapshot in loads for load in snapshot)
+    assert transport._load == [0, 0, 0]
+
+
+async def test_https_with_a_private_ca_and_an_untrusted_certificate(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    clock = FakeClock(autojump=True)
+    with local_http_server(tls=context) as server:
+        trusted = await deploy(server.url, clock, verify_ssl=str(ca_file))
+        assert (await trusted.deliver("hook", "app", "x")).success
+        untrusted = await deploy(server.url, clock)
+        result = await untrusted.deliver("hook", "app", "x")
+        unverified = await deploy(server.url, clock, verify_ssl=False)
+        assert (await unverified.deliver("hook", "app", "x")).success
+    assert not result.success
+    assert not result.retryable  # a certificate that fails now fails on every retry
+    assert str(result.error).startswith(f"POST {server.url}: TLS certificate rejected")
