@@ -127,8 +127,8 @@ class WatcherEngine:
         await self._runner.open()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> bool | None:
-        return await self._runner.close(*exc_info)
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._runner.close()
 
     # -- requests ---------------------------------------------------------------------------
 

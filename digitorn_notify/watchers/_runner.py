@@ -45,6 +45,7 @@ import attrs
 from digitorn_notify.channels.builtin.llm_notification import LLMNotificationChannel
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
+from digitorn_notify.errors import WatcherNotFoundError
 from digitorn_notify.host import (
     ActionInvoker,
     Policy,
@@ -220,16 +221,19 @@ class Runner:
             raise
         self._stack = stack
 
-    async def close(self, *exc_info: Any) -> bool | None:
+    async def close(self) -> None:
         """Cancel checks in flight, stop the tasks, save what changed since the last save."""
         stack, self._stack = self._stack, None
         if stack is None:
-            return None
+            return
         try:
-            return await stack.__aexit__(*exc_info)
+            # Not given the host's exception: the task group would wrap it in an
+            # exception group, and the host's own exception must come out unchanged.
+            await stack.aclose()
         finally:
             self._group = None
             self._has_timer = False
+            self._heap_suspect = True  # entered again, the timer starts from the watchers
             self._tasks = 0
             self._idle.clear()
             self._ready.clear()
@@ -276,11 +280,12 @@ class Runner:
         """Delete ``watcher`` from the store, then forget it and cancel its check."""
         await self.saver.delete(watcher)
         watcher.tick_seq = -1
-        del self.watchers[watcher.watcher_id]
-        app = self._apps[watcher.spec.app_id]
-        del app[watcher.watcher_id]
+        # Two stops of one watcher may race: the second finds it gone already.
+        self.watchers.pop(watcher.watcher_id, None)
+        app = self._apps.get(watcher.spec.app_id, {})
+        app.pop(watcher.watcher_id, None)
         if not app:
-            del self._apps[watcher.spec.app_id]
+            self._apps.pop(watcher.spec.app_id, None)
         if watcher.scope is not None:
             watcher.scope.cancel()
 
@@ -289,10 +294,12 @@ class Runner:
         previous_paused_at = watcher.paused_at
         watcher.paused_at = self.clock.now().timestamp() if paused else None
         try:
-            await self.saver.save_status(watcher, PAUSED if paused else RUNNING)
+            saved = await self.saver.save_status(watcher, PAUSED if paused else RUNNING)
         except BaseException:
             watcher.paused_at = previous_paused_at
             raise
+        if not saved:
+            raise WatcherNotFoundError(f"watcher {watcher.watcher_id!r} was stopped meanwhile")
         if paused:
             watcher.tick_seq = -1  # its heap entry is now stale
             return
@@ -444,7 +451,12 @@ class Runner:
         watcher = slot.watcher
         if not scope.cancelled_caught or watcher is None:
             return
-        if watcher.generation != slot.generation or watcher.status == STOPPED:
+        if (
+            watcher.generation != slot.generation
+            or watcher.status == STOPPED
+            # A tool that swallowed its cancellation returned a result, recorded already.
+            or watcher.check_count >= slot.number
+        ):
             return
         watcher.timeouts += 1
         self._counts["timeouts"] += 1

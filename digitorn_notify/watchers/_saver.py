@@ -59,11 +59,18 @@ class Saver:
             if watcher.status != STOPPED:
                 await self._write(watcher)
 
-    async def save_status(self, watcher: Watcher, status: str) -> None:
-        """Save ``watcher`` with ``status``, then give it that status; errors propagate."""
+    async def save_status(self, watcher: Watcher, status: str) -> bool:
+        """Save ``watcher`` with ``status``, then give it that status; errors propagate.
+
+        ``False`` (and nothing saved) when the watcher was stopped meanwhile: a late
+        pause must not bring a deleted watcher back into the store.
+        """
         async with self._lock:
+            if watcher.status == STOPPED:
+                return False
             await self._write(watcher, status)
             watcher.status = status
+        return True
 
     async def delete(self, watcher: Watcher) -> None:
         """Delete ``watcher`` from the store, then mark it stopped; errors propagate."""

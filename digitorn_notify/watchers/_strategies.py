@@ -32,7 +32,6 @@ __all__ = ["STRATEGIES", "BatchItem", "Notice", "Strategy", "build_strategy"]
 MAX_BATCH_SIZE: Final = 100
 #: The names a threshold expression may read.
 EXPRESSION_NAMES: Final = frozenset({"result", "error"})
-_PLAIN = (dict, list, str, int, float, bool, type(None))
 
 
 @attrs.frozen
@@ -233,9 +232,9 @@ class OnThreshold(Strategy):
         self, check: int, ok: bool, text: str, result: Any, unchanged: bool
     ) -> Notice | None:
         if ok:
-            # The expression reads what history shows: plain JSON values.
-            value = result if type(result) in _PLAIN else json.loads(text)
-            holds = self._expression.evaluate({"result": value, "error": None})
+            # The expression reads what history shows: the JSON form of the result
+            # (datetimes as text, objects as mappings), whatever the tool returned.
+            holds = self._expression.evaluate({"result": json.loads(text), "error": None})
         else:
             holds = self._expression.evaluate({"result": None, "error": text})
         if not holds:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import anyio
 import pytest
 
 from digitorn_notify import ChannelRegistry, ConfigError, FakeClock, MemoryStore, Policy
@@ -375,3 +376,24 @@ async def test_the_default_store_and_clock() -> None:
         await engine.start("x.y")
         await clock.advance(0)
         assert engine.stats().checks == 1
+
+
+async def test_racing_stop_and_pause_leave_the_watcher_stopped() -> None:
+    async with harness() as h:
+        watcher_id = (await h.engine.start("http.get"))["watcher_id"]
+        outcomes: dict[str, Any] = {}
+
+        async def attempt(name: str, call: Any) -> None:
+            try:
+                outcomes[name] = (await call(watcher_id))["status"]
+            except WatcherNotFoundError as exc:
+                outcomes[name] = str(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(attempt, "stop", h.engine.stop)
+            group.start_soon(attempt, "stop again", h.engine.stop)
+            group.start_soon(attempt, "pause", h.engine.pause)
+        assert outcomes["stop"] == "stopped"
+        assert outcomes["pause"] in ("paused", f"watcher {watcher_id!r} was stopped meanwhile")
+        assert await h.store.list_watchers() == []
+        assert (await h.engine.list())["total"] == 0

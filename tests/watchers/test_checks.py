@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 
@@ -467,3 +468,121 @@ async def test_an_engine_runs_under_a_host_cancel_scope() -> None:
         with anyio.move_on_after(0.05):
             await anyio.sleep_forever()
         assert engine.stats().checks == 1
+
+
+async def test_an_invoker_returning_any_awaitable() -> None:
+    class Later:
+        def __await__(self) -> Any:
+            return anyio.lowlevel.checkpoint().__await__()
+
+    class Invoker:
+        def invoke(self, tool_name: str, params: Any) -> Later:
+            return Later()
+
+    async with harness() as h:
+        engine = WatcherEngine(h.registry, Invoker(), clock=h.clock, app_id=APP)  # type: ignore[arg-type]
+        async with engine:
+            watcher_id = (await engine.start("x.y", notify_when="on_error"))["watcher_id"]
+            await eventually(lambda: engine.stats().checks == 1)
+            assert (await engine.status(watcher_id))["last_result"] is None
+
+
+async def test_a_tool_that_swallows_its_cancellation_is_recorded_once() -> None:
+    async def swallow() -> dict[str, str]:
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            return {"gave": "up"}  # bad manners, but it happens
+        raise AssertionError
+
+    async with harness(swallow, {"ok": 1}, check_timeout=5) as h:
+        watcher_id = (await h.engine.start("x.y", interval=10, notify_when="on_error"))[
+            "watcher_id"
+        ]
+        await h.advance(5)
+        await h.advance(5)
+        history = await h.engine.history(watcher_id)
+        assert [(e["check"], e.get("result")) for e in history["entries"]] == [
+            (1, {"gave": "up"}),
+            (2, {"ok": 1}),
+        ]
+        assert (await h.engine.status(watcher_id))["timeouts"] == 0
+
+
+async def test_a_late_timer_runs_one_late_check_and_skips_the_rest() -> None:
+    async with harness() as h:
+        watcher_id = (await h.engine.start("x.y", interval=10, notify_when="on_error"))[
+            "watcher_id"
+        ]
+        await h.settle()
+        # As if the event loop had been blocked for 62 s: time moved, nobody ran.
+        h.clock.set(h.clock.now() + dt.timedelta(seconds=62))
+        await h.settle()
+        # The tick due at 10 s runs late, once; those at 20..60 s are skipped; the
+        # cadence goes on at 70 s.
+        status = await h.engine.status(watcher_id)
+        assert status["skipped_checks"] == 5
+        await h.advance(8)
+        assert await checked_at(h, watcher_id) == ["00:00:00", "00:01:02", "00:01:10"]
+
+
+async def test_a_registry_that_raises_is_survived(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with harness() as h:
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("registry bug")
+
+        monkeypatch.setattr(h.registry, "deliver", broken)
+        watcher_id = (await h.engine.start("x.y"))["watcher_id"]
+        with caplog.at_level(logging.ERROR, "digitorn_notify.watchers"):
+            await h.settle()
+        status = await h.engine.status(watcher_id)
+        assert status["last_delivery_error"] == "RuntimeError: registry bug"
+        assert status["crashes"] == 0
+        assert f"watcher {watcher_id} could not deliver to inbox" in caplog.text
+
+
+async def test_a_crash_report_that_cannot_be_delivered_is_logged(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def detector(result: Any) -> str | None:
+        raise KeyError("bug")
+
+    async with harness(error_detector=detector) as h:
+        runner = h.engine._runner
+
+        async def broken_notify(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("notify bug")
+
+        monkeypatch.setattr(runner, "_notify", broken_notify)
+        await h.engine.start("x.y")
+        with caplog.at_level(logging.ERROR, "digitorn_notify.watchers"):
+            await h.settle()
+        assert "could not report its crash" in caplog.text
+
+
+async def test_a_crashed_saver_is_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    async with harness({"v": 1}) as h:
+        saver = h.engine._runner.saver
+        fired = False
+
+        class Exploding(set[Any]):
+            def pop(self) -> Any:
+                nonlocal fired
+                if not fired:
+                    fired = True
+                    raise RuntimeError("saver bug")
+                return super().pop()
+
+        saver._dirty = Exploding()
+        watcher_id = (await h.engine.start("x.y"))["watcher_id"]
+        with caplog.at_level(logging.ERROR, "digitorn_notify.watchers"):
+            await h.settle()  # the baseline notification makes it dirty: the saver crashes
+            await h.advance(1)  # restarted after its backoff, it saves
+        assert "the watcher engine's saver crashed; restarting it in 0.1s" in caplog.text
+        assert h.engine.stats().task_restarts == 1
+        record = await h.store.get_watcher(watcher_id)
+        assert record is not None
+        assert record.data["check_count"] == 1
