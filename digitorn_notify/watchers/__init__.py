@@ -13,10 +13,10 @@ which the :class:`~digitorn_notify.channels.ChannelRegistry` delivers. Watchers 
 saved in a :class:`~digitorn_notify.storage.WatcherStore` and come back with
 :meth:`WatcherEngine.restore`. The guide is ``docs/watchers.md``.
 
-Modules: ``_engine`` (the public requests), ``_runner`` (timing loop, check workers,
-saving), ``_watcher`` (one watcher's state), ``_strategies``, ``_history`` (the ring
-buffer), ``_encode`` (results as JSON text), ``_format`` (the notification),
-``_models`` (stored form and response shapes).
+Modules: ``_engine`` (the public requests), ``_timing`` (when checks run), ``_runner``
+(what a check does), ``_saver`` (the store), ``_watcher`` (one watcher's state),
+``_strategies``, ``_history`` (the ring buffer), ``_encode`` (results as JSON text),
+``_format`` (the notification), ``_models`` (stored form and response shapes).
 """
 
 from digitorn_notify.errors import ToolNotAllowedError, WatcherError, WatcherNotFoundError

@@ -1,9 +1,9 @@
 """``WatcherEngine``: the public face of watchers (start, stop, pause, ..., restore).
 
-The machinery lives in :mod:`._runner`: one timing loop over a heap of due times, a
-pool of check workers that grows up to ``max_concurrent_checks``, and one task that
-saves watchers to the store. This module validates requests, keeps the per-app
-bookkeeping and shapes the answers.
+The machinery lives below it: :mod:`._timing` decides when checks run (one timer over
+a heap of due times, checks inline until one waits), :mod:`._runner` runs a check and
+reports it, :mod:`._saver` keeps the store up to date. This module validates requests,
+keeps the per-app bookkeeping and shapes the answers.
 """
 
 from __future__ import annotations
