@@ -414,8 +414,13 @@ class WatcherEngine:
         }
 
     def stats(self) -> WatcherEngineStats:
-        """Engine-wide counters (for monitoring and benchmarks)."""
+        """Engine-wide counters, for monitoring."""
         return self._runner.collect_stats()
+
+    def __repr__(self) -> str:
+        runner = self._runner
+        state = "running" if runner.is_running else "stopped"
+        return f"<WatcherEngine app_id={self.app_id!r} {state} watchers={len(runner.watchers)}>"
 
 
 def _decoded(text: str | None) -> Any:

@@ -152,6 +152,11 @@ class Runner(Timing):
         finally:
             self._stop_timing()
 
+    @property
+    def is_running(self) -> bool:
+        """Whether the engine's context is entered."""
+        return self._group is not None
+
     def require_running(self) -> None:
         """Raise ``RuntimeError`` unless the engine's context is entered."""
         if self._group is None:

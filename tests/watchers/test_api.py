@@ -397,3 +397,13 @@ async def test_racing_stop_and_pause_leave_the_watcher_stopped() -> None:
         assert outcomes["pause"] in ("paused", f"watcher {watcher_id!r} was stopped meanwhile")
         assert await h.store.list_watchers() == []
         assert (await h.engine.list())["total"] == 0
+
+
+async def test_reprs_show_no_parameters() -> None:
+    async with harness() as h:
+        watcher_id = (await h.engine.start("http.get", {"token": "s3cr3t-token"}))["watcher_id"]
+        assert repr(h.engine) == "<WatcherEngine app_id='app' running watchers=1>"
+        watcher = h.engine._runner.watchers[watcher_id]
+        assert "s3cr3t" not in repr(watcher)
+        assert repr(watcher) == f"<Watcher {watcher_id} app='app' tool='http.get' running checks=0>"
+    assert repr(h.engine) == "<WatcherEngine app_id='app' stopped watchers=1>"
