@@ -37,6 +37,9 @@ from digitorn_notify.errors import (
     NotifyError,
     StoreError,
     TimeExpressionError,
+    ToolNotAllowedError,
+    WatcherError,
+    WatcherNotFoundError,
 )
 from digitorn_notify.expressions import Evaluation, Expression, compile_expression
 from digitorn_notify.host import (
@@ -74,6 +77,7 @@ from digitorn_notify.timeexpr import (
     OneShot,
     parse_time_expression,
 )
+from digitorn_notify.watchers import WatcherEngine, WatcherEngineStats
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -132,9 +136,14 @@ __all__ = [
     "Subscription",
     "SystemClock",
     "TimeExpressionError",
+    "ToolNotAllowedError",
     "UserResolver",
     "UserResolverConfig",
     "UserResolverFactory",
+    "WatcherEngine",
+    "WatcherEngineStats",
+    "WatcherError",
+    "WatcherNotFoundError",
     "WatcherRecord",
     "WatcherStore",
     "WebhookChannel",

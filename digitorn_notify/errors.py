@@ -10,7 +10,10 @@ Every error the library raises on purpose derives from :class:`NotifyError`::
     │   └── ChannelNotFoundError   no channel instance or type by that name
     ├── ResolverError          a user_resolver found no address (channels.resolver; logged,
     │                          the delivery goes on)
-    └── StoreError             a storage backend failed or holds data it cannot read
+    ├── StoreError             a storage backend failed or holds data it cannot read
+    └── WatcherError           a watcher request was refused
+        ├── WatcherNotFoundError   no watcher by that id (in that app)
+        └── ToolNotAllowedError    the host's policy does not let the tool run unattended
 
 Errors never carry a resolved secret: messages are built from config paths and
 redacted values, not from the values themselves.
@@ -28,6 +31,9 @@ __all__ = [
     "NotifyError",
     "StoreError",
     "TimeExpressionError",
+    "ToolNotAllowedError",
+    "WatcherError",
+    "WatcherNotFoundError",
 ]
 
 
@@ -83,6 +89,22 @@ class ChannelNotFoundError(DeliveryError, LookupError):
 
 class StoreError(NotifyError):
     """A storage backend failed, or holds data this version cannot read."""
+
+
+class WatcherError(NotifyError):
+    """A watcher request was refused (bad arguments are :class:`ConfigError` instead)."""
+
+
+class WatcherNotFoundError(WatcherError, LookupError):
+    """No watcher has that id (in the app the caller named)."""
+
+
+class ToolNotAllowedError(WatcherError, PermissionError):
+    """The host's :class:`~digitorn_notify.host.PolicyGuard` does not rate the tool ``AUTO``.
+
+    Watchers run unattended, so a tool that needs approval (``APPROVE``) or is refused
+    (``BLOCK``) cannot be watched.
+    """
 
 
 def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:

@@ -14,12 +14,25 @@ from digitorn_notify import (
     NotifyError,
     StoreError,
     TimeExpressionError,
+    ToolNotAllowedError,
+    WatcherError,
+    WatcherNotFoundError,
 )
 
 
 @pytest.mark.parametrize(
     "cls",
-    [ConfigError, ExpressionError, TimeExpressionError, DeliveryError, ChannelNotFoundError, StoreError],
+    [
+        ConfigError,
+        ExpressionError,
+        TimeExpressionError,
+        DeliveryError,
+        ChannelNotFoundError,
+        StoreError,
+        WatcherError,
+        WatcherNotFoundError,
+        ToolNotAllowedError,
+    ],
 )
 def test_everything_derives_from_notify_error(cls: type[Exception]) -> None:
     assert issubclass(cls, NotifyError)
