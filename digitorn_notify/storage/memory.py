@@ -7,6 +7,7 @@ runs against it too).
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from datetime import datetime, timedelta
 
@@ -26,6 +27,11 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobRecord] = {}
+        # (next_run_at, job_id) of every due-able job, so acquiring k due jobs costs
+        # O(k log n), not a sort of every job. Entries go stale when a job's due time
+        # changes or it is deleted; they are dropped when they reach the top. Every
+        # job with a next_run_at has an entry for that time.
+        self._due: list[tuple[datetime, str]] = []
         self._watchers: dict[str, WatcherRecord] = {}
         self._buffers: dict[str, deque[BufferedNotification]] = {}
 
@@ -40,9 +46,22 @@ class MemoryStore:
 
     # -- jobs --------------------------------------------------------------------------
 
+    def _put(self, job: JobRecord) -> None:
+        previous = self._jobs.get(job.job_id)
+        self._jobs[job.job_id] = job
+        due = job.next_run_at
+        if due is not None and (previous is None or previous.next_run_at != due):
+            heapq.heappush(self._due, (due, job.job_id))
+            if len(self._due) > 2 * len(self._jobs) + 64:
+                # Mostly stale entries (due times that keep changing): rebuild.
+                self._due = [
+                    (j.next_run_at, i) for i, j in self._jobs.items() if j.next_run_at is not None
+                ]
+                heapq.heapify(self._due)
+
     async def save_job(self, job: JobRecord) -> None:
         """Insert or replace."""
-        self._jobs[job.job_id] = job
+        self._put(job)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or ``None``."""
@@ -56,7 +75,7 @@ class MemoryStore:
         )
 
     async def delete_job(self, job_id: str) -> bool:
-        """Remove; ``True`` when it existed."""
+        """Remove; ``True`` when it existed (its heap entry goes stale)."""
         return self._jobs.pop(job_id, None) is not None
 
     async def acquire_due_jobs(
@@ -69,23 +88,26 @@ class MemoryStore:
         app_id: str | None = None,
     ) -> list[JobRecord]:
         """Lease due, free jobs (no await inside: atomic within the event loop)."""
-        due = sorted(
-            (
-                job
-                for job in self._jobs.values()
-                if job.next_run_at is not None
-                and job.next_run_at <= now
-                and (app_id is None or job.app_id == app_id)
-                and (job.lease_expires_at is None or job.lease_expires_at <= now)
-            ),
-            key=lambda j: (j.next_run_at, j.job_id),
-        )[:limit]
+        heap = self._due
         expires = now + timedelta(seconds=lease_seconds)
-        leased = []
-        for job in due:
+        leased: list[JobRecord] = []
+        kept: dict[str, datetime] = {}
+        while heap and heap[0][0] <= now and len(leased) < limit:
+            due, job_id = heapq.heappop(heap)
+            job = self._jobs.get(job_id)
+            if job is None or job.next_run_at != due or job_id in kept:
+                continue  # stale, or a duplicate of an entry already seen
+            # Still due after this call, leased or not: a lease can expire.
+            kept[job_id] = due
+            if app_id is not None and job.app_id != app_id:
+                continue
+            if job.lease_expires_at is not None and job.lease_expires_at > now:
+                continue
             held = attrs.evolve(job, lease_owner=owner, lease_expires_at=expires)
-            self._jobs[job.job_id] = held
+            self._jobs[job_id] = held
             leased.append(held)
+        for job_id, due in kept.items():
+            heapq.heappush(heap, (due, job_id))
         return leased
 
     async def release_job(self, job: JobRecord, *, owner: str) -> bool:
@@ -93,11 +115,20 @@ class MemoryStore:
         current = self._jobs.get(job.job_id)
         if current is None or current.lease_owner != owner:
             return False
-        self._jobs[job.job_id] = attrs.evolve(job, lease_owner=None, lease_expires_at=None)
+        self._put(attrs.evolve(job, lease_owner=None, lease_expires_at=None))
         return True
 
     async def next_due_at(self, app_id: str | None = None) -> datetime | None:
         """Earliest ``next_run_at``."""
+        if app_id is None:
+            heap = self._due
+            while heap:
+                due, job_id = heap[0]
+                job = self._jobs.get(job_id)
+                if job is not None and job.next_run_at == due:
+                    return due
+                heapq.heappop(heap)
+            return None
         times = [
             j.next_run_at
             for j in self._jobs.values()
