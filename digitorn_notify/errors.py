@@ -8,7 +8,10 @@ Every error the library raises on purpose derives from :class:`NotifyError`::
     ├── TimeExpressionError    a time expression is not understood (lists the accepted forms)
     ├── DeliveryError          a delivery could not even be attempted
     │   └── ChannelNotFoundError   no channel instance or type by that name
-    └── StoreError             a storage backend failed or holds data it cannot read
+    ├── StoreError             a storage backend failed or holds data it cannot read
+    └── SchedulerError         a scheduler request cannot be carried out (wrong job state)
+        ├── InvalidJobError    a job parameter is invalid; nothing was created or changed
+        └── JobNotFoundError   no job by that id (in that app)
 
 Errors never carry a resolved secret: messages are built from config paths and
 redacted values, not from the values themselves.
@@ -21,7 +24,10 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "ExpressionError",
+    "InvalidJobError",
+    "JobNotFoundError",
     "NotifyError",
+    "SchedulerError",
     "StoreError",
     "TimeExpressionError",
 ]
@@ -72,3 +78,18 @@ class ChannelNotFoundError(DeliveryError, LookupError):
 
 class StoreError(NotifyError):
     """A storage backend failed, or holds data this version cannot read."""
+
+
+class SchedulerError(NotifyError):
+    """A scheduler request cannot be carried out (for example, resuming a cancelled job)."""
+
+
+class InvalidJobError(SchedulerError, ValueError):
+    """A job parameter is invalid; the message names it and what is accepted.
+
+    Nothing was created or changed.
+    """
+
+
+class JobNotFoundError(SchedulerError, LookupError):
+    """No scheduled job has that id (in the given app)."""
