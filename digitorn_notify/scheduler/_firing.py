@@ -1,0 +1,316 @@
+"""Firing one leased job: plan the run, act, deliver, and save what happened.
+
+The scheduler hands :meth:`Firer.fire` a record it has leased from the store (the
+lease is the saved "this process is running it" state). The run is planned
+(catch-up, misfire grace), the action runs under ``fire_timeout``, its outcome is
+delivered through the job's output channel, and the updated job is saved as the
+lease is released. A change someone made meanwhile (a cancel, a pause, a
+replacement) is merged rather than overwritten. If the run is cancelled (the
+scheduler is shutting down) the lease is released with the job unchanged, so the
+run is made again at the next start rather than lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from digitorn_notify.channels.registry import ChannelRegistry
+from digitorn_notify.clock import Clock
+from digitorn_notify.host import ActionInvoker, PromptSink
+from digitorn_notify.payload import DeliveryResult
+from digitorn_notify.scheduler._outcome import (
+    Outcome,
+    build_payload,
+    describe_error,
+    run_action,
+    run_metadata,
+)
+from digitorn_notify.scheduler._timing import RunPlan, plan_run
+from digitorn_notify.scheduler.jobs import (
+    ActionType,
+    JobStatus,
+    ScheduledJob,
+    UnreadableJob,
+    iso,
+    job_from_record,
+    job_to_record,
+)
+from digitorn_notify.storage.protocols import JobRecord, JobStore
+
+__all__ = ["LEASE_MARGIN", "Firer", "JobLocks", "mark_unreadable"]
+
+logger = logging.getLogger("digitorn_notify.scheduler")
+
+#: Runs are stopped this long before their lease would expire.
+LEASE_MARGIN: Final = 5.0
+
+
+class JobLocks:
+    """One mutex per job id, held while this process reads, changes and saves a job.
+
+    The store has no compare-and-swap, so two coroutines of one process changing
+    the same job (a cancel while a run is being saved) take turns here. Taking a
+    free lock costs a dict insert and no checkpoint; only a contended one waits.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        # job id -> the events of the tasks waiting for it, in arrival order.
+        self._held: dict[str, deque[anyio.Event]] = {}
+
+    def hold(self, job_id: str) -> _Hold:
+        """``async with locks.hold(job_id):`` the job is ours until the block ends."""
+        return _Hold(self, job_id)
+
+    async def _acquire(self, job_id: str) -> None:
+        waiters = self._held.get(job_id)
+        if waiters is None:
+            self._held[job_id] = deque()
+            return
+        event = anyio.Event()
+        waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():
+                self._release(job_id)  # handed over just as we were cancelled: pass it on
+            else:
+                waiters.remove(event)
+            raise
+
+    def _release(self, job_id: str) -> None:
+        waiters = self._held[job_id]
+        if waiters:
+            waiters.popleft().set()  # ownership passes straight to the next waiter
+        else:
+            del self._held[job_id]
+
+
+class _Hold:
+    __slots__ = ("_job_id", "_locks")
+
+    def __init__(self, locks: JobLocks, job_id: str) -> None:
+        self._locks = locks
+        self._job_id = job_id
+
+    async def __aenter__(self) -> None:
+        await self._locks._acquire(self._job_id)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._locks._release(self._job_id)
+
+
+def mark_unreadable(record: JobRecord, job: UnreadableJob) -> JobRecord:
+    """``record`` marked failed with the reason, never due again, data otherwise kept."""
+    data = dict(record.data)
+    data["status"] = JobStatus.FAILED.value
+    data["last_error"] = job.last_error
+    return attrs.evolve(record, data=data, next_run_at=None)
+
+
+@attrs.define
+class Firer:
+    """Everything a run needs; :meth:`fire` makes one."""
+
+    store: JobStore
+    registry: ChannelRegistry
+    clock: Clock
+    locks: JobLocks
+    owner: str
+    invoker: ActionInvoker | None
+    prompt_sink: PromptSink | None
+    fire_timeout: float
+
+    async def fire(self, record: JobRecord, guard: float) -> ScheduledJob | None:
+        """Run the leased ``record``; return the job as saved (``None``: nothing to re-arm).
+
+        ``guard`` is the ``anyio.current_time()`` at which the caller's cancel scope
+        stops the run because the lease is about to expire (a run must never outlive
+        its lease, or another process could take the job over and run it again).
+        """
+        now = self.clock.now()
+        job = job_from_record(record)
+        if isinstance(job, UnreadableJob):
+            logger.error(
+                "job %s cannot be restored and is marked failed: %s",
+                record.job_id,
+                job.reason,
+                extra={"app_id": record.app_id, "job_id": record.job_id},
+            )
+            await self._release_as_is(mark_unreadable(record, job))
+            return None
+        if job.status is not JobStatus.ACTIVE or record.next_run_at is None:
+            # Due but not active: a writer left next_run_at set; make it not due.
+            return await self.release(record, attrs.evolve(job, next_run_at=None))
+        plan = plan_run(job.schedule, record.next_run_at, now, job.misfire_grace)
+        if not plan.run:
+            return await self.release(record, _skipped(job, plan, now))
+        metadata = run_metadata(job, plan, now)
+        outcome: Outcome | None = None
+        try:
+            outcome = await self._run_action(job, metadata)
+            delivery = await self._deliver(job, outcome, metadata)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                if outcome is not None and anyio.current_time() >= guard:
+                    # The lease guard cut the delivery short: the action ran, so the
+                    # run is recorded (and not made again elsewhere).
+                    await self.release(record, _after_run(job, plan, now, outcome, None))
+                else:
+                    # Shutting down mid-run: give the job back unchanged, so the run is
+                    # made again at the next start rather than after the lease expires.
+                    await self._release_as_is(record)
+            raise
+        return await self.release(record, _after_run(job, plan, now, outcome, delivery))
+
+    async def _run_action(self, job: ScheduledJob, metadata: dict[str, Any]) -> Outcome:
+        if job.action_type is ActionType.NOTIFICATION:
+            return Outcome()  # nothing to run, nothing to time out (and no scope to pay for)
+        with anyio.move_on_after(self.fire_timeout) as scope:
+            return await run_action(
+                job, invoker=self.invoker, prompt_sink=self.prompt_sink, metadata=metadata
+            )
+        assert scope.cancelled_caught
+        return Outcome(error=f"the action did not finish within {self.fire_timeout:g} s")
+
+    async def _deliver(
+        self, job: ScheduledJob, outcome: Outcome, metadata: dict[str, Any]
+    ) -> DeliveryResult:
+        if outcome.error is not None:
+            logger.warning(
+                "job %s: %s action failed (%s); reporting through %s",
+                job.job_id,
+                job.action_type.value,
+                outcome.error.partition(":")[0],  # the exception type only: no secrets
+                job.output_channel,
+                extra={"app_id": job.app_id, "job_id": job.job_id},
+            )
+        return await self.registry.deliver(
+            job.output_channel,
+            job.app_id,
+            build_payload(job, outcome, metadata),
+            job.output_config,
+            session_id=job.session_id,
+        )
+
+    async def release(self, acquired: JobRecord, updated: ScheduledJob) -> ScheduledJob | None:
+        """Save ``updated`` and drop the lease, merging changes made during the run."""
+        job_id = acquired.job_id
+        async with self.locks.hold(job_id):
+            current = await self.store.get_job(job_id)
+            if current is None:
+                logger.info("job %s was deleted while it ran", job_id, extra={"job_id": job_id})
+                return None
+            if current.lease_owner != self.owner:
+                logger.warning(
+                    "job %s: lease lost while it ran (taken by another process after"
+                    " lease_seconds); its result is not saved",
+                    job_id,
+                    extra={"job_id": job_id},
+                )
+                return None
+            final: ScheduledJob | None = updated
+            record = job_to_record(updated)
+            if current.data != acquired.data:
+                final, record = _merge(updated, current)
+            if not await self.store.release_job(record, owner=self.owner):
+                return None
+        return final
+
+    async def _release_as_is(self, record: JobRecord) -> None:
+        try:
+            await self.store.release_job(record, owner=self.owner)
+        except Exception as exc:  # the lease then expires; the job is not lost
+            logger.error(  # noqa: TRY400 - an outage is not a bug; its message says enough
+                "job %s: could not release its lease (%s)",
+                record.job_id,
+                describe_error(exc),
+                extra={"job_id": record.job_id},
+            )
+
+
+def _skipped(job: ScheduledJob, plan: RunPlan, now: datetime) -> ScheduledJob:
+    late = plan.late_by.total_seconds()
+    error = (
+        f"run due at {iso(plan.scheduled_for)} skipped: {late:g} s late, more than"
+        f" misfire_grace ({job.misfire_grace:g} s)"
+    )
+    logger.warning(
+        "job %s: %s", job.job_id, error, extra={"app_id": job.app_id, "job_id": job.job_id}
+    )
+    changes: dict[str, Any] = {
+        "skipped_runs": job.skipped_runs + 1 + plan.coalesced,
+        "last_error": error,
+        "next_run_at": plan.next_run_at,
+    }
+    if plan.next_run_at is None:
+        changes.update(status=JobStatus.FAILED, finished_at=now)
+    return attrs.evolve(job, **changes)
+
+
+def _after_run(
+    job: ScheduledJob,
+    plan: RunPlan,
+    now: datetime,
+    outcome: Outcome,
+    delivery: DeliveryResult | None,
+) -> ScheduledJob:
+    run_count = job.run_count + 1
+    failed = outcome.error is not None
+    last_error = outcome.error
+    if delivery is None or not delivery.success:
+        # Recorded, but not counted as the job failing: the channel's health (and its
+        # fallback to llm_notification) is where delivery trouble is handled.
+        reason = "it did not finish within the lease" if delivery is None else delivery.error
+        logger.warning(
+            "job %s: delivery through %s failed (%s)",
+            job.job_id,
+            job.output_channel,
+            reason,
+            extra={"app_id": job.app_id, "job_id": job.job_id},
+        )
+        last_error = last_error or f"delivery through {job.output_channel} failed: {reason}"
+    changes: dict[str, Any] = {
+        "run_count": run_count,
+        "last_run_at": now,
+        "last_error": last_error,
+        "coalesced_runs": job.coalesced_runs + plan.coalesced,
+        "failure_count": job.failure_count + failed,
+        "consecutive_failures": job.consecutive_failures + 1 if failed else 0,
+        "next_run_at": plan.next_run_at,
+    }
+    if plan.next_run_at is None:
+        changes.update(status=JobStatus.FAILED if failed else JobStatus.COMPLETED, finished_at=now)
+    elif job.max_runs and run_count >= job.max_runs:
+        changes.update(status=JobStatus.COMPLETED, finished_at=now, next_run_at=None)
+    return attrs.evolve(job, **changes)
+
+
+def _merge(ours: ScheduledJob, current: JobRecord) -> tuple[ScheduledJob | None, JobRecord]:
+    """Our run's result combined with what was saved while it ran."""
+    theirs = job_from_record(current)
+    if isinstance(theirs, UnreadableJob) or theirs.created_at != ours.created_at:
+        # Replaced (replace_existing) while running: the new job stands as it is.
+        return (None if isinstance(theirs, UnreadableJob) else theirs), current
+    if theirs.status is JobStatus.CANCELLED:
+        ours = attrs.evolve(
+            ours, status=JobStatus.CANCELLED, next_run_at=None, finished_at=theirs.finished_at
+        )
+    elif theirs.status is JobStatus.PAUSED and ours.status is JobStatus.ACTIVE:
+        ours = attrs.evolve(ours, status=JobStatus.PAUSED, next_run_at=None)
+    elif (
+        theirs.status is JobStatus.ACTIVE
+        and ours.status is JobStatus.ACTIVE
+        and theirs.next_run_at is not None
+        and ours.next_run_at is not None
+    ):
+        # Paused and resumed during the run: keep the due time the resume chose if later.
+        ours = attrs.evolve(ours, next_run_at=max(ours.next_run_at, theirs.next_run_at))
+    return ours, job_to_record(ours)
