@@ -43,12 +43,16 @@ from digitorn_notify.scheduler.jobs import (
 )
 from digitorn_notify.storage.protocols import JobRecord, JobStore
 
-__all__ = ["LEASE_MARGIN", "Firer", "JobLocks", "mark_unreadable"]
+__all__ = ["Firer", "JobLocks", "lease_margin", "mark_unreadable"]
 
 logger = logging.getLogger("digitorn_notify.scheduler")
 
-#: Runs are stopped this long before their lease would expire.
-LEASE_MARGIN: Final = 5.0
+_MAX_LEASE_MARGIN: Final = 5.0
+
+
+def lease_margin(lease_seconds: float) -> float:
+    """How long before its lease ends a run is stopped: 5 s, or a tenth of a short lease."""
+    return min(_MAX_LEASE_MARGIN, lease_seconds / 10)
 
 
 class JobLocks:

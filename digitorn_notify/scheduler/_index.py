@@ -38,9 +38,9 @@ class DueIndex:
         if len(self._heap) > 2 * len(self._due) + 64:
             self._compact()
 
-    def discard(self, job_id: str) -> None:
-        """Forget ``job_id``."""
-        self._due.pop(job_id, None)
+    def discard(self, job_id: str) -> datetime | None:
+        """Forget ``job_id``; return when it was expected (``None``: it was not)."""
+        return self._due.pop(job_id, None)
 
     def clear(self) -> None:
         """Forget everything."""

@@ -27,6 +27,7 @@ __all__ = ["Outcome", "build_payload", "describe_error", "run_action", "run_meta
 #: The longest message delivered; a bigger tool result is cut and says so.
 MAX_MESSAGE: Final = 10_000
 _MAX_ERROR: Final = 500
+_MAX_DEPTH: Final = 32
 TRIGGER_TYPE: Final = "scheduler"
 
 
@@ -133,10 +134,13 @@ def build_payload(job: ScheduledJob, outcome: Outcome, metadata: dict[str, Any])
     )
 
 
+_TRUNCATED: Final = "… (truncated)"
+
+
 def _cut(text: str) -> str:
     if len(text) <= MAX_MESSAGE:
         return text
-    return text[: MAX_MESSAGE - 20] + "… (truncated)"
+    return text[: MAX_MESSAGE - len(_TRUNCATED)] + _TRUNCATED
 
 
 def _as_text(value: Any) -> str:
@@ -152,13 +156,21 @@ def _as_text(value: Any) -> str:
         return repr(value)
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` as JSON data (payloads may be buffered in a JSON store)."""
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON data (payloads may be buffered in a JSON store).
+
+    Containers are walked; anything else that JSON cannot hold (a datetime, an
+    infinite float, an object) becomes its ``str``.
+    """
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    try:
-        return json.loads(json.dumps(value, default=str, allow_nan=False))
-    except (TypeError, ValueError):
-        return repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return {str(key): _json_safe(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [_json_safe(item, depth + 1) for item in value]
+    return str(value)

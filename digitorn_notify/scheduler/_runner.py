@@ -26,7 +26,7 @@ import attrs
 from digitorn_notify._fanout import fan_out
 from digitorn_notify.clock import Clock
 from digitorn_notify.scheduler._book import JobBook
-from digitorn_notify.scheduler._firing import LEASE_MARGIN, Firer, mark_unreadable
+from digitorn_notify.scheduler._firing import Firer, lease_margin, mark_unreadable
 from digitorn_notify.scheduler._index import DueIndex
 from digitorn_notify.scheduler._outcome import describe_error
 from digitorn_notify.scheduler.jobs import JobStatus, ScheduledJob, UnreadableJob, job_from_record
@@ -78,8 +78,11 @@ class Runner:
             scope.cancel()
 
     def forget(self, job_id: str) -> None:
-        """Stop expecting ``job_id``."""
-        self.index.discard(job_id)
+        """Stop expecting ``job_id`` (re-planning the sleep if it was for this job)."""
+        due = self.index.discard(job_id)
+        scope = self._sleep_scope
+        if scope is not None and due is not None and due == self._sleep_deadline:
+            scope.cancel()
 
     def expired(self, job: ScheduledJob | UnreadableJob, now: datetime) -> bool:
         """Whether ``job`` finished longer than ``retention`` ago."""
@@ -150,7 +153,7 @@ class Runner:
                 continue
             now = self.clock.now()
             # Read before acquiring, so the guard is never later than the lease's end.
-            guard = anyio.current_time() + self.lease_seconds - LEASE_MARGIN
+            guard = anyio.current_time() + self.lease_seconds - lease_margin(self.lease_seconds)
             free = self.max_concurrent - len(self.firing)
             try:
                 records = await self.store.acquire_due_jobs(

@@ -25,9 +25,9 @@ from typing import Any, Final, TypeAlias
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from digitorn_notify._convert import converter as _base_converter
-from digitorn_notify._convert import describe_structure_error
 from digitorn_notify.storage.protocols import JobRecord
 from digitorn_notify.timeexpr import CronSchedule, IntervalSchedule, OneShot
 
@@ -401,6 +401,17 @@ def job_from_record(record: JobRecord) -> ScheduledJob | UnreadableJob:
     try:
         job: ScheduledJob = _structure_job(fields, ScheduledJob)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        reason = "; ".join(describe_structure_error(exc, "$"))
-        return UnreadableJob(record.job_id, record.app_id, reason, data)
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = cattrs.transform_error(exc, path="$", format_exception=_explain)
+        else:
+            lines = [f"{_explain(exc, None)} @ $"]
+        return UnreadableJob(record.job_id, record.app_id, "; ".join(lines), data)
     return job
+
+
+def _explain(exc: BaseException, type_: Any) -> str:
+    # Our hooks and the schedule classes say what was wrong ("unknown time zone
+    # 'Mars/Base'"); cattrs' default would reduce that to "invalid value for type".
+    if isinstance(exc, ValueError | TypeError) and str(exc):
+        return f"invalid value ({exc})"
+    return format_exception(exc, type_)

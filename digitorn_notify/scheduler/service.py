@@ -32,7 +32,7 @@ from digitorn_notify.clock import Clock
 from digitorn_notify.errors import ConfigError, InvalidJobError, SchedulerError
 from digitorn_notify.host import ActionInvoker, PromptSink, as_action_invoker, as_prompt_sink
 from digitorn_notify.scheduler._book import JobBook, cancelled, new_job_id, paused, resumed
-from digitorn_notify.scheduler._firing import LEASE_MARGIN, Firer, JobLocks
+from digitorn_notify.scheduler._firing import Firer, JobLocks, lease_margin
 from digitorn_notify.scheduler._requests import (
     When,
     build_job,
@@ -112,10 +112,11 @@ class Scheduler:
         if not fire_timeout > 0:
             raise ConfigError(f"must be > 0 seconds, not {fire_timeout!r}", path="fire_timeout")
         lease = fire_timeout + 300.0 if lease_seconds is None else lease_seconds
-        if not lease > fire_timeout + LEASE_MARGIN:
+        if not lease > fire_timeout + lease_margin(lease):
             raise ConfigError(
-                f"must exceed fire_timeout by more than {LEASE_MARGIN:g} s (runs stop that"
-                " long before their lease ends, and the action may take fire_timeout)",
+                f"must exceed fire_timeout ({fire_timeout:g} s) by more than"
+                f" {lease_margin(lease):g} s: runs stop that long before their lease ends,"
+                " and the action alone may take fire_timeout",
                 path="lease_seconds",
             )
         if retention is not None and retention < timedelta(0):
