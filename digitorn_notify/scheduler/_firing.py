@@ -40,6 +40,7 @@ from digitorn_notify.scheduler.jobs import (
     iso,
     job_from_record,
     job_to_record,
+    patch_record,
 )
 from digitorn_notify.storage.protocols import JobRecord, JobStore
 
@@ -132,8 +133,8 @@ class Firer:
     prompt_sink: PromptSink | None
     fire_timeout: float
 
-    async def fire(self, record: JobRecord, guard: float) -> ScheduledJob | None:
-        """Run the leased ``record``; return the job as saved (``None``: nothing to re-arm).
+    async def fire(self, record: JobRecord, guard: float) -> datetime | None:
+        """Run the leased ``record``; return when it is next due (``None``: not due).
 
         ``guard`` is the ``anyio.current_time()`` at which the caller's cancel scope
         stops the run because the lease is about to expire (a run must never outlive
@@ -152,10 +153,10 @@ class Firer:
             return None
         if job.status is not JobStatus.ACTIVE or record.next_run_at is None:
             # Due but not active: a writer left next_run_at set; make it not due.
-            return await self.release(record, attrs.evolve(job, next_run_at=None))
+            return await self.release(record, job, {"next_run_at": None})
         plan = plan_run(job.schedule, record.next_run_at, now, job.misfire_grace)
         if not plan.run:
-            return await self.release(record, _skipped(job, plan, now))
+            return await self.release(record, job, _skipped(job, plan, now))
         metadata = run_metadata(job, plan, now)
         outcome: Outcome | None = None
         try:
@@ -166,13 +167,13 @@ class Firer:
                 if outcome is not None and anyio.current_time() >= guard:
                     # The lease guard cut the delivery short: the action ran, so the
                     # run is recorded (and not made again elsewhere).
-                    await self.release(record, _after_run(job, plan, now, outcome, None))
+                    await self.release(record, job, _after_run(job, plan, now, outcome, None))
                 else:
                     # Shutting down mid-run: give the job back unchanged, so the run is
                     # made again at the next start rather than after the lease expires.
                     await self._release_as_is(record)
             raise
-        return await self.release(record, _after_run(job, plan, now, outcome, delivery))
+        return await self.release(record, job, _after_run(job, plan, now, outcome, delivery))
 
     async def _run_action(self, job: ScheduledJob, metadata: dict[str, Any]) -> Outcome:
         if job.action_type is ActionType.NOTIFICATION:
@@ -204,8 +205,14 @@ class Firer:
             session_id=job.session_id,
         )
 
-    async def release(self, acquired: JobRecord, updated: ScheduledJob) -> ScheduledJob | None:
-        """Save ``updated`` and drop the lease, merging changes made during the run."""
+    async def release(
+        self, acquired: JobRecord, job: ScheduledJob, changes: dict[str, Any]
+    ) -> datetime | None:
+        """Save ``job`` with ``changes`` and drop the lease; return when it is next due.
+
+        A change saved while the job ran (a cancel, a pause, a replacement) is merged
+        rather than overwritten.
+        """
         job_id = acquired.job_id
         async with self.locks.hold(job_id):
             current = await self.store.get_job(job_id)
@@ -220,13 +227,17 @@ class Firer:
                     extra={"job_id": job_id},
                 )
                 return None
-            final: ScheduledJob | None = updated
-            record = job_to_record(updated)
-            if current.data != acquired.data:
-                final, record = _merge(updated, current)
+            if current.data == acquired.data:
+                record = patch_record(acquired, changes)
+                status = changes.get("status", job.status)
+                due = changes.get("next_run_at", acquired.next_run_at)
+            else:
+                final, record = _merge(attrs.evolve(job, **changes), current)
+                status = JobStatus.FAILED if final is None else final.status
+                due = None if final is None else final.next_run_at
             if not await self.store.release_job(record, owner=self.owner):
                 return None
-        return final
+        return due if status is JobStatus.ACTIVE else None
 
     async def _release_as_is(self, record: JobRecord) -> None:
         try:
@@ -240,7 +251,7 @@ class Firer:
             )
 
 
-def _skipped(job: ScheduledJob, plan: RunPlan, now: datetime) -> ScheduledJob:
+def _skipped(job: ScheduledJob, plan: RunPlan, now: datetime) -> dict[str, Any]:
     late = plan.late_by.total_seconds()
     error = (
         f"run due at {iso(plan.scheduled_for)} skipped: {late:g} s late, more than"
@@ -256,7 +267,7 @@ def _skipped(job: ScheduledJob, plan: RunPlan, now: datetime) -> ScheduledJob:
     }
     if plan.next_run_at is None:
         changes.update(status=JobStatus.FAILED, finished_at=now)
-    return attrs.evolve(job, **changes)
+    return changes
 
 
 def _after_run(
@@ -265,7 +276,8 @@ def _after_run(
     now: datetime,
     outcome: Outcome,
     delivery: DeliveryResult | None,
-) -> ScheduledJob:
+) -> dict[str, Any]:
+    """The changes a run makes to its job."""
     run_count = job.run_count + 1
     failed = outcome.error is not None
     last_error = outcome.error
@@ -294,7 +306,7 @@ def _after_run(
         changes.update(status=JobStatus.FAILED if failed else JobStatus.COMPLETED, finished_at=now)
     elif job.max_runs and run_count >= job.max_runs:
         changes.update(status=JobStatus.COMPLETED, finished_at=now, next_run_at=None)
-    return attrs.evolve(job, **changes)
+    return changes
 
 
 def _merge(ours: ScheduledJob, current: JobRecord) -> tuple[ScheduledJob | None, JobRecord]:

@@ -197,17 +197,17 @@ class Runner:
 
     async def _fire_one(self, record: JobRecord, guard: float) -> None:
         job_id = record.job_id
-        job: ScheduledJob | None = None
+        due: datetime | None = None
         try:
-            job = await self.firer.fire(record, guard)
+            due = await self.firer.fire(record, guard)
         except Exception:  # a bug or a store outage: the lease expires, the run is made again
             logger.exception("job %s: the scheduler failed to run it", job_id)
         finally:
             self.firing.discard(job_id)
             if self._slot_freed is not None:
                 self._slot_freed.set()
-        if job is not None and job.status is JobStatus.ACTIVE and job.next_run_at is not None:
-            self.expect(job_id, job.next_run_at)
+        if due is not None:
+            self.expect(job_id, due)
 
     async def _reconcile(self, now: datetime) -> None:
         """Due jobs the store did not hand out: learn what became of them."""

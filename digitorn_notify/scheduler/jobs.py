@@ -42,6 +42,7 @@ __all__ = [
     "job_from_record",
     "job_to_record",
     "jobs_response",
+    "patch_record",
 ]
 
 #: The version of the ``data`` layout written by this library.
@@ -379,6 +380,47 @@ def job_to_record(
         lease_owner=lease_owner,
         lease_expires_at=lease_expires_at,
     )
+
+
+def _default(attribute: attrs.Attribute[Any]) -> Any:
+    factory = getattr(attribute.default, "factory", None)  # an attrs Factory
+    return factory() if callable(factory) else attribute.default
+
+
+_DEFAULTS: Final = {
+    a.name: _default(a) for a in attrs.fields(ScheduledJob) if a.default is not attrs.NOTHING
+}
+#: Fields a run changes, and how each is stored (as cattrs would store it).
+_RUN_FIELDS: Final[dict[str, Any]] = {
+    "status": lambda v: v.value,
+    "run_count": int,
+    "failure_count": int,
+    "consecutive_failures": int,
+    "skipped_runs": int,
+    "coalesced_runs": int,
+    "last_run_at": datetime.isoformat,
+    "last_error": str,
+    "finished_at": datetime.isoformat,
+}
+
+
+def patch_record(record: JobRecord, changes: Mapping[str, Any]) -> JobRecord:
+    """``record`` with a run's ``changes`` applied, without reading the whole job back.
+
+    Equal to ``job_to_record(attrs.evolve(job, **changes))`` (a test checks it), at a
+    fraction of the cost: a run only touches counters, times and the status. The
+    result carries no lease. ``next_run_at``, if in ``changes``, goes on the record.
+    """
+    data = dict(record.data)
+    next_run_at = record.next_run_at
+    for name, value in changes.items():
+        if name == "next_run_at":
+            next_run_at = value
+        elif value == _DEFAULTS[name]:
+            data.pop(name, None)
+        else:
+            data[name] = _RUN_FIELDS[name](value)
+    return JobRecord(record.job_id, record.app_id, data, next_run_at)
 
 
 def job_from_record(record: JobRecord) -> ScheduledJob | UnreadableJob:

@@ -253,3 +253,36 @@ def test_any_job_survives_the_store(
         misfire_grace=grace,
     )
     assert job_from_record(job_to_record(job)) == job
+
+
+run_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(list(JobStatus)),
+        "run_count": st.integers(0, 10**6),
+        "failure_count": st.integers(0, 10**6),
+        "consecutive_failures": st.integers(0, 10**6),
+        "skipped_runs": st.integers(0, 10**6),
+        "coalesced_runs": st.integers(0, 10**6),
+        "last_run_at": st.none() | instants,
+        "last_error": st.none() | st.text(),
+        "finished_at": st.none() | instants,
+        "next_run_at": st.none() | instants,
+    },
+)
+
+
+@given(
+    before=st.fixed_dictionaries(
+        {"run_count": st.integers(0, 5), "last_error": st.none() | st.text(max_size=5)}
+    ),
+    changes=run_changes,
+)
+def test_patching_a_record_equals_storing_the_changed_job(
+    before: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    from digitorn_notify.scheduler.jobs import patch_record
+
+    job = make(CronSchedule("0 9 * * *"), **before)
+    expected = job_to_record(attrs.evolve(job, **changes))
+    assert patch_record(job_to_record(job), changes) == expected
