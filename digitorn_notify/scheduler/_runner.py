@@ -25,6 +25,7 @@ import attrs
 
 from digitorn_notify._fanout import fan_out
 from digitorn_notify.clock import Clock
+from digitorn_notify.errors import StoreError
 from digitorn_notify.scheduler._book import JobBook
 from digitorn_notify.scheduler._firing import Firer, lease_margin, mark_unreadable
 from digitorn_notify.scheduler._index import DueIndex
@@ -167,11 +168,14 @@ class Runner:
                 await self._reconcile(now)
                 if self._next_sync is not None and now >= self._next_sync:
                     await self._sync(now)
-            except Exception as exc:  # a store outage must not stop the scheduler
-                # Not logger.exception: an outage is not a bug, and its message says enough.
-                logger.error(  # noqa: TRY400
-                    "scheduler store error (%s); retrying in %g s", describe_error(exc), backoff
-                )
+            except Exception as exc:  # neither a store outage nor a bug may stop the scheduler
+                if isinstance(exc, StoreError | OSError):
+                    # Not logger.exception: an outage is not a bug; its message says enough.
+                    logger.error(  # noqa: TRY400
+                        "scheduler store error (%s); retrying in %g s", describe_error(exc), backoff
+                    )
+                else:
+                    logger.exception("scheduler loop error; retrying in %g s", backoff)
                 await self.clock.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue

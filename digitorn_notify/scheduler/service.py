@@ -186,11 +186,18 @@ class Scheduler:
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         """Stop. Runs in progress are cancelled and will run again at the next start."""
         stack, group = self._stack, self._group
-        assert stack is not None, "the Scheduler is not running"
-        assert group is not None
+        if stack is None or group is None:
+            raise SchedulerError("the Scheduler is not running")
         self._stack = self._group = None
         group.cancel_scope.cancel()
-        return await stack.__aexit__(*exc_info)
+        try:
+            return await stack.__aexit__(*exc_info)
+        except BaseExceptionGroup as grouped:
+            # The host's own exception, raised inside our task group, comes back
+            # wrapped; give it back as it was raised.
+            if len(grouped.exceptions) == 1 and grouped.exceptions[0] is exc_info[1]:
+                return False
+            raise
 
     # -- creating jobs ---------------------------------------------------------------------
 

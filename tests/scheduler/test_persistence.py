@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from digitorn_notify import (
@@ -21,6 +22,7 @@ from digitorn_notify import (
     SQLiteStore,
     StoreError,
 )
+from digitorn_notify.errors import SchedulerError
 from digitorn_notify.scheduler import JobStatus, ScheduledJob, Scheduler, UnreadableJob
 from tests.scheduler.conftest import APP, T0, Tools, eventually, recorded
 
@@ -262,3 +264,54 @@ async def test_a_store_outage_is_retried_with_backoff(
     assert clock.sleeps == [1.0, 2.0, 4.0, 53.0]
     assert [p.message for p in recorded(registry)] == ["x"]
     assert caplog.text.count("scheduler store error (StoreError: database is locked)") == 3
+
+
+class BuggyStore(MemoryStore):
+    """A store whose get_job has a bug (a KeyError, not a StoreError) once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bugs = 1
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        if self.bugs and job_id == "probe":
+            self.bugs -= 1
+            raise KeyError("oops")
+        return await super().get_job(job_id)
+
+
+async def test_a_bug_is_logged_as_one_and_the_loop_goes_on(
+    registry: ChannelRegistry, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BuggyStore()
+    async with Scheduler(registry, store=store) as scheduler:
+        # A job the index expects but another writer finished: reconciling reads it.
+        await scheduler.remember("probe", "in 1m", app_id=APP, output_channel="rec")
+        probe = (await store.list_jobs())[0]
+        await store.delete_job(probe.job_id)
+        await store.save_job(attrs.evolve(probe, job_id="probe"))
+        scheduler._runner.expect("probe", T0 + timedelta(seconds=30))
+        with caplog.at_level(logging.ERROR, "digitorn_notify.scheduler"):
+            await clock.advance(30)
+            await clock.advance(1)
+        await clock.advance(60)
+    assert "scheduler loop error; retrying in 1 s" in caplog.text
+    assert "KeyError" in caplog.text  # with the traceback: it is a bug
+    assert [p.message for p in recorded(registry)] == ["probe"]
+
+
+async def test_an_exception_in_the_host_body_propagates_unchanged(
+    registry: ChannelRegistry,
+) -> None:
+    scheduler = Scheduler(registry)
+
+    async def body() -> None:
+        async with scheduler:
+            assert scheduler.running
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await body()
+    assert not scheduler.running
+    with pytest.raises(SchedulerError, match="not running"):
+        await scheduler.__aexit__(None, None, None)
