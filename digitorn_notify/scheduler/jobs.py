@@ -413,13 +413,18 @@ def patch_record(record: JobRecord, changes: Mapping[str, Any]) -> JobRecord:
     """
     data = dict(record.data)
     next_run_at = record.next_run_at
+    last: tuple[Any, Any] = (None, None)
     for name, value in changes.items():
         if name == "next_run_at":
             next_run_at = value
         elif value == _DEFAULTS[name]:
             data.pop(name, None)
+        elif isinstance(value, datetime) and value is last[0]:
+            data[name] = last[1]  # a one-shot's run and end are one instant: format it once
         else:
             data[name] = _RUN_FIELDS[name](value)
+            if isinstance(value, datetime):
+                last = (value, data[name])
     return JobRecord(record.job_id, record.app_id, data, next_run_at)
 
 

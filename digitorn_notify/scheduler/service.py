@@ -519,7 +519,7 @@ class Scheduler:
             "job %s scheduled (%s), next run %s",
             job.job_id,
             job.schedule_type,
-            job.next_run_at.isoformat(),
+            job.next_run_at,  # formatted only if the record is emitted
             extra={"app_id": app_id, "job_id": job.job_id},
         )
         return job
