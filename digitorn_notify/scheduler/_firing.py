@@ -227,7 +227,9 @@ class Firer:
                     extra={"job_id": job_id},
                 )
                 return None
-            if current.data == acquired.data:
+            # The due time lives on the record, not in the data: a pause then a resume
+            # during the run leaves the data as it was but moves the due time.
+            if current.data == acquired.data and current.next_run_at == acquired.next_run_at:
                 record = patch_record(acquired, changes)
                 status = changes.get("status", job.status)
                 due = changes.get("next_run_at", acquired.next_run_at)

@@ -127,7 +127,9 @@ class Runner:
                     )
                     async with self.book.locks.hold(record.job_id):
                         await self.store.save_job(mark_unreadable(record, job))
-            elif job.status is JobStatus.ACTIVE and record.next_run_at is not None:
+            elif record.next_run_at is not None:
+                # Whatever its status says: the store hands out what is due, and a run
+                # of a job that is not active only makes it not due.
                 self.index.add(record.job_id, record.next_run_at)
             elif self.expired(job, now):
                 await self.purge_one(record.job_id, now)
