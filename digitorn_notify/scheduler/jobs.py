@@ -87,6 +87,8 @@ def iso(value: datetime) -> str:
 
 
 def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
+    # tzinfo first: it is the whole check for every real zone, and this runs on every
+    # job built or read back; utcoffset() only for tzinfos that may answer None.
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{attribute.name} must be an aware datetime, not {value.isoformat()}")
 
