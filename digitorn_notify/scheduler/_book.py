@@ -83,8 +83,9 @@ class JobBook:
 
     async def create(
         self, job: ScheduledJob, *, id_given: bool, replace_existing: bool
-    ) -> ScheduledJob:
-        """Save the new ``job``; a generated id that is taken is drawn again."""
+    ) -> tuple[ScheduledJob, JobRecord]:
+        """Save the new ``job`` (and return it with its record); a generated id that is
+        taken is drawn again."""
         async with self.locks.hold(job.job_id):
             existing = await self.store.get_job(job.job_id)
             while existing is not None and not id_given:
@@ -109,7 +110,7 @@ class JobBook:
                     lease_expires_at=existing.lease_expires_at,
                 )
             await self.store.save_job(record)
-        return job
+        return job, record
 
     async def change(
         self,

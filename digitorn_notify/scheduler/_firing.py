@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import anyio
@@ -44,11 +44,14 @@ from digitorn_notify.scheduler.jobs import (
 )
 from digitorn_notify.storage.protocols import JobRecord, JobStore
 
-__all__ = ["Firer", "JobLocks", "lease_margin", "mark_unreadable"]
+__all__ = ["READY_WINDOW", "Firer", "JobLocks", "ReadyJobs", "lease_margin", "mark_unreadable"]
 
 logger = logging.getLogger("digitorn_notify.scheduler")
 
 _MAX_LEASE_MARGIN: Final = 5.0
+#: Jobs due within this are kept ready to run (see :class:`ReadyJobs`).
+READY_WINDOW: Final = timedelta(seconds=60)
+_READY_MAX: Final = 50_000
 
 
 def lease_margin(lease_seconds: float) -> float:
@@ -120,6 +123,43 @@ def mark_unreadable(record: JobRecord, job: UnreadableJob) -> JobRecord:
     return attrs.evolve(record, data=data, next_run_at=None)
 
 
+class ReadyJobs:
+    """Jobs about to run, kept as built so a run need not read them back.
+
+    Reading a job back from its record is a sixth of a run's cost. A job created
+    (or re-armed) due within :data:`READY_WINDOW` is kept here with the data and
+    due time it was saved with, and a run uses it only if the record it leased still
+    has exactly that data and due time (another writer, another process, a change:
+    all make it read the record instead). Jobs due later are not kept, so idle jobs
+    cost no memory here; the number kept is bounded.
+    """
+
+    __slots__ = ("_jobs",)
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, tuple[dict[str, Any], datetime | None, ScheduledJob]] = {}
+
+    def keep(self, record: JobRecord, job: ScheduledJob, now: datetime) -> None:
+        """Keep ``job``, saved as ``record``, if it is due soon."""
+        due = record.next_run_at
+        if due is None or due - now > READY_WINDOW:
+            return
+        if len(self._jobs) >= _READY_MAX:
+            self._jobs.clear()  # a flood of near-due jobs: start over rather than grow
+        self._jobs[record.job_id] = (record.data, due, job)
+
+    def forget(self, job_id: str) -> None:
+        """Drop ``job_id`` (changed or deleted)."""
+        self._jobs.pop(job_id, None)
+
+    def take(self, record: JobRecord) -> ScheduledJob | UnreadableJob:
+        """The job ``record`` holds: the kept one if it still matches, else read back."""
+        kept = self._jobs.pop(record.job_id, None)
+        if kept is not None and kept[1] == record.next_run_at and kept[0] == record.data:
+            return kept[2]
+        return job_from_record(record)
+
+
 @attrs.define
 class Firer:
     """Everything a run needs; :meth:`fire` makes one."""
@@ -132,6 +172,7 @@ class Firer:
     invoker: ActionInvoker | None
     prompt_sink: PromptSink | None
     fire_timeout: float
+    ready: ReadyJobs = attrs.field(factory=ReadyJobs)
 
     async def fire(self, record: JobRecord, guard: float) -> datetime | None:
         """Run the leased ``record``; return when it is next due (``None``: not due).
@@ -141,7 +182,7 @@ class Firer:
         its lease, or another process could take the job over and run it again).
         """
         now = self.clock.now()
-        job = job_from_record(record)
+        job = self.ready.take(record)
         if isinstance(job, UnreadableJob):
             logger.error(
                 "job %s cannot be restored and is marked failed: %s",

@@ -150,6 +150,7 @@ class Scheduler:
             prompt_sink=self._prompt_sink,
             fire_timeout=self.fire_timeout,
         )
+        self._ready = firer.ready
         self._runner = Runner(
             store=self.store,
             clock=self.clock,
@@ -459,6 +460,7 @@ class Scheduler:
         but its result is not saved.
         """
         await self._book.delete(job_id, app_id)
+        self._ready.forget(job_id)
         self._runner.forget(job_id)
 
     # -- internals -------------------------------------------------------------------------
@@ -510,9 +512,10 @@ class Scheduler:
             has_invoker=self._invoker is not None,
             has_prompt_sink=self._prompt_sink is not None,
         )
-        job = await self._book.create(
+        job, record = await self._book.create(
             job, id_given=job_id is not None, replace_existing=replace_existing
         )
+        self._ready.keep(record, job, job.created_at)
         assert job.next_run_at is not None
         self._runner.expect(job.job_id, job.next_run_at)
         logger.debug(
@@ -531,6 +534,7 @@ class Scheduler:
         change: Callable[[ScheduledJob, datetime], ScheduledJob],
     ) -> ScheduledJob:
         updated = await self._book.change(job_id, app_id, change, self.clock.now())
+        self._ready.forget(job_id)
         if updated.next_run_at is not None and job_id not in self._runner.firing:
             self._runner.expect(job_id, updated.next_run_at)
         else:

@@ -262,3 +262,40 @@ async def test_a_job_leased_elsewhere_is_looked_at_again_when_the_lease_ends(
     [payload] = recorded(registry)
     assert payload.metadata["timestamp"] == "2026-03-13T15:31:30Z"
     assert payload.metadata["scheduled_for"] == "2026-03-13T15:31:00Z"
+
+
+async def test_a_job_due_soon_is_kept_ready_but_the_store_has_the_last_word(
+    registry: ChannelRegistry, clock: FakeClock
+) -> None:
+    store = MemoryStore()
+    async with Scheduler(registry, store=store) as scheduler:
+        soon = await scheduler.remember("soon", "in 30 seconds", app_id=APP, output_channel="rec")
+        edited = await scheduler.remember(
+            "edited", "in 30 seconds", app_id=APP, output_channel="rec"
+        )
+        later = await scheduler.remember("later", "in 2 hours", app_id=APP, output_channel="rec")
+        kept = scheduler._ready._jobs
+        assert set(kept) == {soon.job_id, edited.job_id}  # a job due in 2 hours is not kept
+        # Another writer changes one behind this process's back: the run must see it.
+        record = await store.get_job(edited.job_id)
+        assert record is not None
+        await store.save_job(
+            attrs.evolve(record, data={**record.data, "prompt": "changed elsewhere"})
+        )
+        await clock.advance(30)
+        assert sorted(p.message for p in recorded(registry)) == ["changed elsewhere", "soon"]
+        assert kept == {}
+        await scheduler.cancel(later.job_id)
+
+
+async def test_kept_jobs_are_bounded_and_forgotten_on_change(
+    registry: ChannelRegistry, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digitorn_notify.scheduler import _firing
+
+    monkeypatch.setattr(_firing, "_READY_MAX", 3)
+    scheduler = Scheduler(registry)
+    jobs = [await scheduler.remember(f"r{n}", "in 10 seconds", app_id=APP) for n in range(4)]
+    assert list(scheduler._ready._jobs) == [jobs[3].job_id]  # full at the 4th: started over
+    await scheduler.pause(jobs[3].job_id)
+    assert scheduler._ready._jobs == {}
