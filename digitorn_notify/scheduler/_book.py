@@ -1,9 +1,11 @@
 """Reading and changing jobs in the store, one change at a time per job.
 
 The store has no compare-and-swap, so every read-change-save of a job by this
-process happens under the job's lock (:class:`JobLocks`), and a change never
-touches the lease: a run in progress (here or in another process) keeps it, and
-merges the change when it saves its result. The state transitions themselves
+process happens under the job's lock (:class:`JobLocks`). A change to a job that
+is running (here or in another process) keeps the lease but marks its owner as
+"changed while running": the run's release, which checks the owner, then fails,
+and the run reads the job and merges the change instead of overwriting it. Runs
+that nobody disturbed save their result in one store call. The state transitions themselves
 (:func:`cancelled`, :func:`paused`, :func:`resumed`) are pure functions.
 """
 
@@ -16,7 +18,7 @@ from datetime import datetime
 import attrs
 
 from digitorn_notify.errors import InvalidJobError, JobNotFoundError, SchedulerError
-from digitorn_notify.scheduler._firing import JobLocks
+from digitorn_notify.scheduler._locks import JobLocks, changed_mark
 from digitorn_notify.scheduler._timing import first_run_at
 from digitorn_notify.scheduler.jobs import (
     JobStatus,
@@ -103,10 +105,11 @@ class JobBook:
                     raise InvalidJobError(
                         f"job id {job.job_id!r} belongs to another app; choose another id"
                     )
-                # A run in progress keeps its lease; it sees the replacement, saves nothing.
+                # A run in progress keeps its lease, marked: it finds the replacement
+                # when it saves its result, and leaves it as it is.
                 record = attrs.evolve(
                     record,
-                    lease_owner=existing.lease_owner,
+                    lease_owner=changed_mark(existing.lease_owner),
                     lease_expires_at=existing.lease_expires_at,
                 )
             await self.store.save_job(record)
@@ -129,10 +132,12 @@ class JobBook:
                 )
             updated = change(job, now)
             if updated is not job:
+                # A run in progress keeps its lease, marked: it merges this change when
+                # it saves its result.
                 await self.store.save_job(
                     job_to_record(
                         updated,
-                        lease_owner=record.lease_owner,
+                        lease_owner=changed_mark(record.lease_owner),
                         lease_expires_at=record.lease_expires_at,
                     )
                 )

@@ -13,7 +13,6 @@ run is made again at the next start rather than lost.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
 from digitorn_notify.host import ActionInvoker, PromptSink
 from digitorn_notify.payload import DeliveryResult
+from digitorn_notify.scheduler._locks import CHANGED_WHILE_RUNNING, JobLocks
 from digitorn_notify.scheduler._outcome import (
     Outcome,
     build_payload,
@@ -44,7 +44,7 @@ from digitorn_notify.scheduler.jobs import (
 )
 from digitorn_notify.storage.protocols import JobRecord, JobStore
 
-__all__ = ["READY_WINDOW", "Firer", "JobLocks", "ReadyJobs", "lease_margin", "mark_unreadable"]
+__all__ = ["READY_WINDOW", "Firer", "ReadyJobs", "lease_margin", "mark_unreadable"]
 
 logger = logging.getLogger("digitorn_notify.scheduler")
 
@@ -57,62 +57,6 @@ _READY_MAX: Final = 50_000
 def lease_margin(lease_seconds: float) -> float:
     """How long before its lease ends a run is stopped: 5 s, or a tenth of a short lease."""
     return min(_MAX_LEASE_MARGIN, lease_seconds / 10)
-
-
-class JobLocks:
-    """One mutex per job id, held while this process reads, changes and saves a job.
-
-    The store has no compare-and-swap, so two coroutines of one process changing
-    the same job (a cancel while a run is being saved) take turns here. Taking a
-    free lock costs a dict insert and no checkpoint; only a contended one waits.
-    """
-
-    __slots__ = ("_held",)
-
-    def __init__(self) -> None:
-        # job id -> the events of the tasks waiting for it, in arrival order.
-        self._held: dict[str, deque[anyio.Event]] = {}
-
-    def hold(self, job_id: str) -> _Hold:
-        """``async with locks.hold(job_id):`` the job is ours until the block ends."""
-        return _Hold(self, job_id)
-
-    async def _acquire(self, job_id: str) -> None:
-        waiters = self._held.get(job_id)
-        if waiters is None:
-            self._held[job_id] = deque()
-            return
-        event = anyio.Event()
-        waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            if event.is_set():
-                self._release(job_id)  # handed over just as we were cancelled: pass it on
-            else:
-                waiters.remove(event)
-            raise
-
-    def _release(self, job_id: str) -> None:
-        waiters = self._held[job_id]
-        if waiters:
-            waiters.popleft().set()  # ownership passes straight to the next waiter
-        else:
-            del self._held[job_id]
-
-
-class _Hold:
-    __slots__ = ("_job_id", "_locks")
-
-    def __init__(self, locks: JobLocks, job_id: str) -> None:
-        self._locks = locks
-        self._job_id = job_id
-
-    async def __aenter__(self) -> None:
-        await self._locks._acquire(self._job_id)
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._locks._release(self._job_id)
 
 
 def mark_unreadable(record: JobRecord, job: UnreadableJob) -> JobRecord:
@@ -251,16 +195,22 @@ class Firer:
     ) -> datetime | None:
         """Save ``job`` with ``changes`` and drop the lease; return when it is next due.
 
-        A change saved while the job ran (a cancel, a pause, a replacement) is merged
-        rather than overwritten.
+        One store call when nobody changed the job during the run. A change made
+        meanwhile (a cancel, a pause, a replacement, here or in another process) has
+        marked the lease, so the release fails; the job is then read and the change
+        merged rather than overwritten.
         """
         job_id = acquired.job_id
         async with self.locks.hold(job_id):
+            if await self.store.release_job(patch_record(acquired, changes), owner=self.owner):
+                status = changes.get("status", job.status)
+                due = changes.get("next_run_at", acquired.next_run_at)
+                return due if status is JobStatus.ACTIVE else None
             current = await self.store.get_job(job_id)
             if current is None:
                 logger.info("job %s was deleted while it ran", job_id, extra={"job_id": job_id})
                 return None
-            if current.lease_owner != self.owner:
+            if current.lease_owner != CHANGED_WHILE_RUNNING + self.owner:
                 logger.warning(
                     "job %s: lease lost while it ran (taken by another process after"
                     " lease_seconds); its result is not saved",
@@ -268,23 +218,26 @@ class Firer:
                     extra={"job_id": job_id},
                 )
                 return None
-            # The due time lives on the record, not in the data: a pause then a resume
-            # during the run leaves the data as it was but moves the due time.
-            if current.data == acquired.data and current.next_run_at == acquired.next_run_at:
-                record = patch_record(acquired, changes)
-                status = changes.get("status", job.status)
-                due = changes.get("next_run_at", acquired.next_run_at)
-            else:
-                final, record = _merge(attrs.evolve(job, **changes), current)
-                status = JobStatus.FAILED if final is None else final.status
-                due = None if final is None else final.next_run_at
-            if not await self.store.release_job(record, owner=self.owner):
-                return None
-        return due if status is JobStatus.ACTIVE else None
+            final, record = _merge(attrs.evolve(job, **changes), current)
+            await self.store.save_job(record)  # unleased: the run is over
+        if final is None or final.status is not JobStatus.ACTIVE:
+            return None
+        return final.next_run_at
 
     async def _release_as_is(self, record: JobRecord) -> None:
         try:
-            await self.store.release_job(record, owner=self.owner)
+            if await self.store.release_job(record, owner=self.owner):
+                return
+            async with self.locks.hold(record.job_id):
+                # Changed while running: the change stands, only the lease goes.
+                current = await self.store.get_job(record.job_id)
+                if (
+                    current is not None
+                    and current.lease_owner == CHANGED_WHILE_RUNNING + self.owner
+                ):
+                    await self.store.save_job(
+                        attrs.evolve(current, lease_owner=None, lease_expires_at=None)
+                    )
         except Exception as exc:  # the lease then expires; the job is not lost
             logger.error(  # noqa: TRY400 - an outage is not a bug; its message says enough
                 "job %s: could not release its lease (%s)",
@@ -357,7 +310,8 @@ def _merge(ours: ScheduledJob, current: JobRecord) -> tuple[ScheduledJob | None,
     theirs = job_from_record(current)
     if isinstance(theirs, UnreadableJob) or theirs.created_at != ours.created_at:
         # Replaced (replace_existing) while running: the new job stands as it is.
-        return (None if isinstance(theirs, UnreadableJob) else theirs), current
+        unleased = attrs.evolve(current, lease_owner=None, lease_expires_at=None)
+        return (None if isinstance(theirs, UnreadableJob) else theirs), unleased
     if theirs.status is JobStatus.CANCELLED:
         ours = attrs.evolve(
             ours, status=JobStatus.CANCELLED, next_run_at=None, finished_at=theirs.finished_at

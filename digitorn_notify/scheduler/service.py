@@ -32,7 +32,8 @@ from digitorn_notify.clock import Clock
 from digitorn_notify.errors import ConfigError, InvalidJobError, SchedulerError
 from digitorn_notify.host import ActionInvoker, PromptSink, as_action_invoker, as_prompt_sink
 from digitorn_notify.scheduler._book import JobBook, cancelled, new_job_id, paused, resumed
-from digitorn_notify.scheduler._firing import Firer, JobLocks, lease_margin
+from digitorn_notify.scheduler._firing import Firer, lease_margin
+from digitorn_notify.scheduler._locks import JobLocks
 from digitorn_notify.scheduler._requests import (
     When,
     build_job,

@@ -20,7 +20,7 @@ from digitorn_notify import (
     MemoryStore,
 )
 from digitorn_notify.scheduler import JobStatus, ScheduledJob, Scheduler
-from digitorn_notify.scheduler._firing import JobLocks
+from digitorn_notify.scheduler._locks import JobLocks
 from digitorn_notify.scheduler.jobs import job_to_record
 from tests.scheduler.conftest import APP, T0, Tools, eventually, recorded
 
@@ -299,3 +299,97 @@ async def test_kept_jobs_are_bounded_and_forgotten_on_change(
     assert list(scheduler._ready._jobs) == [jobs[3].job_id]  # full at the 4th: started over
     await scheduler.pause(jobs[3].job_id)
     assert scheduler._ready._jobs == {}
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def get_job(self, job_id: str) -> Any:
+        self.calls.append("get_job")
+        return await super().get_job(job_id)
+
+    async def release_job(self, job: Any, *, owner: str) -> bool:
+        self.calls.append("release_job")
+        return await super().release_job(job, owner=owner)
+
+    async def save_job(self, job: Any) -> None:
+        self.calls.append("save_job")
+        await super().save_job(job)
+
+
+async def test_an_undisturbed_run_is_saved_in_one_store_call(
+    registry: ChannelRegistry, clock: FakeClock
+) -> None:
+    store = CountingStore()
+    async with Scheduler(registry, store=store) as scheduler:
+        await scheduler.remember("x", "in 1m", app_id=APP, output_channel="rec")
+        await clock.advance(0)
+        store.calls.clear()
+        await clock.advance(60)
+    assert store.calls == ["release_job"]
+
+
+async def test_a_cancel_from_another_process_during_a_run_stands(
+    registry: ChannelRegistry, clock: FakeClock, tools: Tools
+) -> None:
+    started, finish = anyio.Event(), anyio.Event()
+
+    async def slow(params: Mapping[str, Any]) -> str:
+        started.set()
+        await finish.wait()
+        return "done"
+
+    tools.behaviour["slow"] = slow
+    store = MemoryStore()
+    other_process = Scheduler(registry, store=store)  # another owner on the same store
+    async with Scheduler(registry, store=store, invoker=tools) as scheduler:
+        job = await scheduler.schedule_cron(
+            "*/5 * * * *",
+            app_id=APP,
+            action_type="tool_call",
+            tool_name="slow",
+            output_channel="rec",
+        )
+        await clock.advance(300)
+        await started.wait()
+        await other_process.cancel(job.job_id)
+        held = await store.get_job(job.job_id)
+        assert held is not None
+        assert held.lease_owner == f"changed-while-running:{scheduler.owner}"
+        finish.set()
+        await eventually(lambda: not scheduler._runner.firing)
+        after = await scheduler.status(job.job_id)
+        await clock.advance(3600)
+    assert isinstance(after, ScheduledJob)
+    assert (after.status, after.run_count, after.next_run_at) == (JobStatus.CANCELLED, 1, None)
+    record = await store.get_job(job.job_id)
+    assert record is not None
+    assert (record.lease_owner, record.lease_expires_at) == (None, None)
+    assert len(recorded(registry)) == 1
+
+
+async def test_shutdown_after_a_change_during_a_run_leaves_the_change_unleased(
+    registry: ChannelRegistry, clock: FakeClock, tools: Tools
+) -> None:
+    started = anyio.Event()
+
+    async def hangs(params: Mapping[str, Any]) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    tools.behaviour["hangs"] = hangs
+    store = MemoryStore()
+    async with Scheduler(registry, store=store, invoker=tools) as scheduler:
+        job = await scheduler.schedule_once(
+            "in 1m", app_id=APP, action_type="tool_call", tool_name="hangs", job_id="report"
+        )
+        await clock.advance(60)
+        await started.wait()
+        replacement = await scheduler.schedule_cron(
+            "0 9 * * *", app_id=APP, prompt="new", job_id="report", replace_existing=True
+        )
+    record = await store.get_job(job.job_id)
+    assert record is not None
+    assert (record.lease_owner, record.next_run_at) == (None, replacement.next_run_at)
