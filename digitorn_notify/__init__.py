@@ -34,7 +34,10 @@ from digitorn_notify.errors import (
     ConfigError,
     DeliveryError,
     ExpressionError,
+    InvalidJobError,
+    JobNotFoundError,
     NotifyError,
+    SchedulerError,
     StoreError,
     TimeExpressionError,
     ToolNotAllowedError,
@@ -59,6 +62,14 @@ from digitorn_notify.payload import (
     Priority,
 )
 from digitorn_notify.retry import RetryPolicy
+from digitorn_notify.scheduler import (
+    ActionType,
+    JobStatus,
+    ScheduledJob,
+    Scheduler,
+    UnreadableJob,
+    jobs_response,
+)
 from digitorn_notify.secrets import EnvSecretProvider, Redactor, Secret, SecretProvider
 from digitorn_notify.storage import (
     BufferedNotification,
@@ -82,6 +93,7 @@ from digitorn_notify.watchers import WatcherEngine, WatcherEngineStats
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ActionInvoker",
+    "ActionType",
     "ActionUserResolver",
     "AppConfig",
     "AppriseChannel",
@@ -109,7 +121,10 @@ __all__ = [
     "HealthStatus",
     "HealthTracker",
     "IntervalSchedule",
+    "InvalidJobError",
+    "JobNotFoundError",
     "JobRecord",
+    "JobStatus",
     "JobStore",
     "LLMNotificationChannel",
     "LogChannel",
@@ -129,6 +144,9 @@ __all__ = [
     "ResolverError",
     "RetryPolicy",
     "SQLiteStore",
+    "ScheduledJob",
+    "Scheduler",
+    "SchedulerError",
     "Secret",
     "SecretProvider",
     "SessionDirectory",
@@ -137,6 +155,7 @@ __all__ = [
     "SystemClock",
     "TimeExpressionError",
     "ToolNotAllowedError",
+    "UnreadableJob",
     "UserResolver",
     "UserResolverConfig",
     "UserResolverFactory",
@@ -150,5 +169,6 @@ __all__ = [
     "__version__",
     "compile_expression",
     "current_delivery",
+    "jobs_response",
     "parse_time_expression",
 ]

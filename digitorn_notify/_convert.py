@@ -21,10 +21,14 @@ T = TypeVar("T")
 converter = make_converter(forbid_extra_keys=True, prefer_attrib_converters=True)
 
 
-def _strict_str(value: Any, _: Any) -> str:
+def _strict_str(value: Any, type_: Any) -> str:
     # cattrs' default calls str() on anything: {"message": None} would become "None".
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
+    if type_ is not str:
+        # This hook also catches str subclasses (a StrEnum): let the type validate.
+        converted: str = type_(value)
+        return converted
     return value
 
 

@@ -11,6 +11,9 @@ Every error the library raises on purpose derives from :class:`NotifyError`::
     ├── ResolverError          a user_resolver found no address (channels.resolver; logged,
     │                          the delivery goes on)
     ├── StoreError             a storage backend failed or holds data it cannot read
+    ├── SchedulerError         a scheduler request cannot be carried out (wrong job state)
+    │   ├── InvalidJobError    a job parameter is invalid; nothing was created or changed
+    │   └── JobNotFoundError   no job by that id (in that app)
     └── WatcherError           a watcher request was refused
         ├── WatcherNotFoundError   no watcher by that id (in that app)
         └── ToolNotAllowedError    the host's policy does not let the tool run unattended
@@ -28,7 +31,10 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "ExpressionError",
+    "InvalidJobError",
+    "JobNotFoundError",
     "NotifyError",
+    "SchedulerError",
     "StoreError",
     "TimeExpressionError",
     "ToolNotAllowedError",
@@ -89,6 +95,21 @@ class ChannelNotFoundError(DeliveryError, LookupError):
 
 class StoreError(NotifyError):
     """A storage backend failed, or holds data this version cannot read."""
+
+
+class SchedulerError(NotifyError):
+    """A scheduler request cannot be carried out (for example, resuming a cancelled job)."""
+
+
+class InvalidJobError(SchedulerError, ValueError):
+    """A job parameter is invalid; the message names it and what is accepted.
+
+    Nothing was created or changed.
+    """
+
+
+class JobNotFoundError(SchedulerError, LookupError):
+    """No scheduled job has that id (in the given app)."""
 
 
 class WatcherError(NotifyError):

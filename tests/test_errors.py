@@ -11,7 +11,10 @@ from digitorn_notify import (
     ConfigError,
     DeliveryError,
     ExpressionError,
+    InvalidJobError,
+    JobNotFoundError,
     NotifyError,
+    SchedulerError,
     StoreError,
     TimeExpressionError,
     ToolNotAllowedError,
@@ -32,6 +35,9 @@ from digitorn_notify import (
         WatcherError,
         WatcherNotFoundError,
         ToolNotAllowedError,
+        SchedulerError,
+        InvalidJobError,
+        JobNotFoundError,
     ],
 )
 def test_everything_derives_from_notify_error(cls: type[Exception]) -> None:

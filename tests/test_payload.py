@@ -72,3 +72,12 @@ def test_structure_from_dict_with_attachment_dicts() -> None:
         ChannelPayload,
     )
     assert payload.attachments == [PayloadAttachment("a", url="https://example.invalid/a")]
+
+
+def test_strict_strings_still_structure_str_enums() -> None:
+    assert converter.structure({"message": "m", "priority": "low"}, ChannelPayload).priority is Priority.LOW
+    assert converter.structure("critical", Priority) is Priority.CRITICAL
+    with pytest.raises(ValueError, match="not a valid Priority"):
+        converter.structure("urgent", Priority)
+    with pytest.raises(TypeError, match="expected a string, got NoneType"):
+        converter.structure(None, str)

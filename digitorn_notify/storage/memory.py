@@ -10,6 +10,7 @@ loaded does not change what is stored.
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,19 +39,26 @@ def _thaw(text: str) -> dict[str, Any]:
     return data
 
 
+#: The data of a stored job record (the real data is kept as JSON text beside it).
+_EMPTY: dict[str, Any] = {}
+
+
 class MemoryStore:
     """In-memory :class:`JobStore`, :class:`WatcherStore` and :class:`NotificationBuffer`."""
 
     def __init__(self) -> None:
-        # Records are kept with their data as JSON text (see the module docstring).
-        self._jobs: dict[str, tuple[JobRecord, str]] = {}
+        # Jobs are kept without their data, which lives beside them as JSON text
+        # (see the module docstring).
+        self._jobs: dict[str, JobRecord] = {}
+        self._job_data: dict[str, str] = {}
+        # (next_run_at, job_id) of every due-able job, so acquiring k due jobs costs
+        # O(k log n), not a sort of every job. Entries go stale when a job's due time
+        # changes or it is deleted; they are dropped when they reach the top. Every
+        # job with a next_run_at has an entry for that time.
+        self._due: list[tuple[datetime, str]] = []
         self._watchers: dict[str, tuple[WatcherRecord, str]] = {}
         # Per app, sorted by creation time: entries put back keep their place.
         self._buffers: dict[str, list[tuple[BufferedNotification, str]]] = {}
-
-    @staticmethod
-    def _job(stored: tuple[JobRecord, str]) -> JobRecord:
-        return attrs.evolve(stored[0], data=_thaw(stored[1]))
 
     async def __aenter__(self) -> MemoryStore:
         return self
@@ -63,25 +71,54 @@ class MemoryStore:
 
     # -- jobs --------------------------------------------------------------------------
 
+    def _out(self, job: JobRecord) -> JobRecord:
+        # Built directly: attrs.evolve costs twice as much, once per job handed out.
+        return JobRecord(
+            job.job_id,
+            job.app_id,
+            _thaw(self._job_data[job.job_id]),
+            job.next_run_at,
+            job.lease_owner,
+            job.lease_expires_at,
+        )
+
+    def _put(self, job: JobRecord) -> None:
+        text = _frozen(job.data)  # first: non-JSON data must change nothing
+        previous = self._jobs.get(job.job_id)
+        self._jobs[job.job_id] = JobRecord(
+            job.job_id, job.app_id, _EMPTY, job.next_run_at, job.lease_owner, job.lease_expires_at
+        )
+        self._job_data[job.job_id] = text
+        due = job.next_run_at
+        if due is not None and (previous is None or previous.next_run_at != due):
+            heapq.heappush(self._due, (due, job.job_id))
+            if len(self._due) > 2 * len(self._jobs) + 64:
+                # Mostly stale entries (due times that keep changing): rebuild.
+                self._due = [
+                    (j.next_run_at, i) for i, j in self._jobs.items() if j.next_run_at is not None
+                ]
+                heapq.heapify(self._due)
+
     async def save_job(self, job: JobRecord) -> None:
         """Insert or replace."""
-        self._jobs[job.job_id] = (job, _frozen(job.data))
+        self._put(job)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or ``None``."""
-        stored = self._jobs.get(job_id)
-        return None if stored is None else self._job(stored)
+        job = self._jobs.get(job_id)
+        return None if job is None else self._out(job)
 
     async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
         """Jobs of ``app_id`` (all when ``None``), by id."""
         return [
-            self._job(stored)
-            for _, stored in sorted(self._jobs.items())
-            if app_id is None or stored[0].app_id == app_id
+            self._out(job)
+            for _, job in sorted(self._jobs.items())
+            if app_id is None or job.app_id == app_id
         ]
 
     async def delete_job(self, job_id: str) -> bool:
-        """Remove; ``True`` when it existed."""
+        """Remove; ``True`` when it existed (its heap entry goes stale)."""
+        self._job_data.pop(job_id, None)
         return self._jobs.pop(job_id, None) is not None
 
     async def acquire_due_jobs(
@@ -94,41 +131,51 @@ class MemoryStore:
         app_id: str | None = None,
     ) -> list[JobRecord]:
         """Lease due, free jobs (no await inside: atomic within the event loop)."""
-        due = sorted(
-            (
-                job
-                for job, _ in self._jobs.values()
-                if job.next_run_at is not None
-                and job.next_run_at <= now
-                and (app_id is None or job.app_id == app_id)
-                and (job.lease_expires_at is None or job.lease_expires_at <= now)
-            ),
-            key=lambda j: (j.next_run_at, j.job_id),
-        )[:limit]
+        heap = self._due
         expires = now + timedelta(seconds=lease_seconds)
-        leased = []
-        for job in due:
-            held = attrs.evolve(job, lease_owner=owner, lease_expires_at=expires)
-            text = self._jobs[job.job_id][1]
-            self._jobs[job.job_id] = (held, text)
-            leased.append(attrs.evolve(held, data=_thaw(text)))
+        leased: list[JobRecord] = []
+        kept: dict[str, datetime] = {}
+        while heap and heap[0][0] <= now and len(leased) < limit:
+            due, job_id = heapq.heappop(heap)
+            job = self._jobs.get(job_id)
+            if job is None or job.next_run_at != due or job_id in kept:
+                continue  # stale, or a duplicate of an entry already seen
+            # Still due after this call, leased or not: a lease can expire.
+            kept[job_id] = due
+            if app_id is not None and job.app_id != app_id:
+                continue
+            if job.lease_expires_at is not None and job.lease_expires_at > now:
+                continue
+            held = JobRecord(job.job_id, job.app_id, _EMPTY, job.next_run_at, owner, expires)
+            self._jobs[job_id] = held
+            leased.append(self._out(held))
+        for job_id, due in kept.items():
+            heapq.heappush(heap, (due, job_id))
         return leased
 
     async def release_job(self, job: JobRecord, *, owner: str) -> bool:
         """Save and unlease, if ``owner`` holds the lease."""
         current = self._jobs.get(job.job_id)
-        if current is None or current[0].lease_owner != owner:
+        if current is None or current.lease_owner != owner:
             return False
-        released = attrs.evolve(job, lease_owner=None, lease_expires_at=None)
-        self._jobs[job.job_id] = (released, _frozen(job.data))
+        self._put(JobRecord(job.job_id, job.app_id, job.data, job.next_run_at))
         return True
 
     async def next_due_at(self, app_id: str | None = None) -> datetime | None:
         """Earliest ``next_run_at``."""
+        if app_id is None:
+            heap = self._due
+            while heap:
+                due, job_id = heap[0]
+                job = self._jobs.get(job_id)
+                if job is not None and job.next_run_at == due:
+                    return due
+                heapq.heappop(heap)
+            return None
         times = [
             j.next_run_at
-            for j, _ in self._jobs.values()
-            if j.next_run_at is not None and (app_id is None or j.app_id == app_id)
+            for j in self._jobs.values()
+            if j.next_run_at is not None and j.app_id == app_id
         ]
         return min(times, default=None)
 

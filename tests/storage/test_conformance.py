@@ -180,3 +180,61 @@ async def test_buffer_drain_by_session(store: Any) -> None:
     rest = await store.drain_notifications("app", session_id=None, now=T0)
     assert [(e.entry_id, e.session_id) for e in rest] == [("e2", "s2")]
     assert await store.drain_notifications("app", session_id=None, now=T0) == []
+
+
+async def test_acquire_in_batches_takes_each_due_job_once_earliest_first(store: Any) -> None:
+    # Ties, out-of-order saves and jobs re-saved several times: what an index of due
+    # times (rather than a scan) could get wrong.
+    for n in range(120):
+        await store.save_job(job(f"j{n:03}", -(n % 7)))
+    for n in range(0, 120, 3):
+        await store.save_job(job(f"j{n:03}", -(n % 7)))  # same due time, saved again
+    await store.save_job(job("future", 5))
+    taken: list[JobRecord] = []
+    while batch := await store.acquire_due_jobs(T0, owner="p", lease_seconds=60, limit=7):
+        assert len(batch) <= 7
+        taken.extend(batch)
+    keys = [(j.next_run_at, j.job_id) for j in taken]
+    assert keys == sorted(keys)
+    assert sorted(j.job_id for j in taken) == [f"j{n:03}" for n in range(120)]
+
+
+async def test_acquire_follows_due_time_changes_and_deletes(store: Any) -> None:
+    await store.save_job(job("moved-earlier", 10))
+    await store.save_job(job("moved-later", -10))
+    await store.save_job(job("paused", -10))
+    await store.save_job(job("deleted", -10))
+    await store.save_job(job("moved-earlier", -1))
+    await store.save_job(job("moved-later", 10))
+    await store.save_job(job("paused", None))
+    await store.delete_job("deleted")
+    assert await store.next_due_at() == T0 - timedelta(minutes=1)
+    leased = await store.acquire_due_jobs(T0, owner="p", lease_seconds=60)
+    assert [j.job_id for j in leased] == ["moved-earlier"]
+    # Released with a later due time: due again only then.
+    [held] = leased
+    assert await store.release_job(
+        attrs.evolve(held, next_run_at=T0 + timedelta(minutes=1)), owner="p"
+    )
+    assert await store.acquire_due_jobs(T0, owner="p", lease_seconds=60) == []
+    later = T0 + timedelta(minutes=10)
+    assert [j.job_id for j in await store.acquire_due_jobs(later, owner="p", lease_seconds=60)] == [
+        "moved-earlier",
+        "moved-later",
+    ]
+    await store.save_job(job("paused", -5))
+    assert [j.job_id for j in await store.acquire_due_jobs(later, owner="q", lease_seconds=60)] == [
+        "paused"
+    ]
+
+
+async def test_a_lease_held_past_other_acquires_can_still_expire(store: Any) -> None:
+    await store.save_job(job("slow", -1))
+    await store.save_job(job("other", 0))
+    [held] = await store.acquire_due_jobs(T0, owner="p1", lease_seconds=30, limit=1)
+    assert held.job_id == "slow"
+    # Acquires that skip the held job must not lose track of it.
+    for _ in range(3):
+        await store.acquire_due_jobs(T0, owner="p2", lease_seconds=30)
+    taken = await store.acquire_due_jobs(T0 + timedelta(seconds=31), owner="p3", lease_seconds=30)
+    assert [j.job_id for j in taken] == ["slow", "other"]
