@@ -22,10 +22,35 @@ from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ["fan_out"]
+__all__ = ["fan_out", "resume"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - an item, as in the signature below
+
+
+@types.coroutine
+def resume(coro: Coroutine[Any, Any, T], trap: Any) -> Generator[Any, Any, T]:
+    """Go on awaiting ``coro``, which already yielded ``trap`` to us, as ``await`` would.
+
+    Every value and exception is forwarded between the loop and the coroutine, as
+    ``yield from`` does; used wherever a coroutine was started by hand.
+    """
+    while True:
+        try:
+            sent = yield trap
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # cancellation included: the coroutine must see it
+            try:
+                trap = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+        else:
+            try:
+                trap = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
 
 
 @types.coroutine
@@ -36,24 +61,7 @@ def _watch(coro: Coroutine[Any, Any, T], on_suspend: Callable[[], None]) -> Gene
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     on_suspend()
-    # From here on, forward every value and exception between the loop and the
-    # coroutine, as ``yield from`` would.
-    while True:
-        try:
-            sent = yield trap
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # cancellation included: the job must see it
-            try:
-                trap = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-        else:
-            try:
-                trap = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+    return (yield from resume(coro, trap))
 
 
 async def fan_out(items: Sequence[I], job: Callable[[I], Awaitable[T]]) -> list[T]:

@@ -32,15 +32,15 @@ import heapq
 import itertools
 import logging
 import math
-import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from digitorn_notify._fanout import resume
 from digitorn_notify.clock import Clock
 from digitorn_notify.watchers._watcher import RUNNING, STOPPED, Watcher
 
@@ -59,27 +59,6 @@ _EPSILON: Final = 1e-6
 # Checks the timer runs back to back before letting other tasks in.
 _BURST: Final = 32
 _INF: Final = math.inf
-
-
-@types.coroutine
-def resume(coro: Coroutine[Any, Any, T], trap: Any) -> Generator[Any, Any, T]:
-    """Go on awaiting ``coro``, which already yielded ``trap`` to us, as ``await`` would."""
-    while True:
-        try:
-            sent = yield trap
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # cancellation included: the check must see it
-            try:
-                trap = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-        else:
-            try:
-                trap = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
 
 
 class Slot:
