@@ -16,6 +16,7 @@ counter), can dump that state for persistence, and is rebuilt from the watcher's
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
@@ -57,12 +58,13 @@ class Notice:
     batch: tuple[BatchItem, ...] = ()
 
 
-class Strategy:
+class Strategy(abc.ABC):
     """The interface every strategy implements."""
 
     __slots__ = ()
     name: ClassVar[str]
 
+    @abc.abstractmethod
     def observe(
         self,
         check: int,
@@ -77,7 +79,6 @@ class Strategy:
         error message; ``result`` the tool's result (``None`` on error); ``unchanged``
         is true when ``ok`` and ``text`` are exactly those of the previous check.
         """
-        raise NotImplementedError
 
     def dump(self) -> dict[str, Any]:
         """The decision state, JSON-compatible, for persistence."""

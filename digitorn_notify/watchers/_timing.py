@@ -27,6 +27,7 @@ What a check does is the subclass's business (:class:`~._runner.Runner`).
 
 from __future__ import annotations
 
+import abc
 import functools
 import heapq
 import itertools
@@ -74,7 +75,7 @@ class Slot:
         self.started = 0.0
 
 
-class Timing:
+class Timing(abc.ABC):
     """The heap, the timer role and the check tasks; subclasses say what a check is."""
 
     def __init__(self, clock: Clock, *, check_timeout: float, max_concurrent_checks: int) -> None:
@@ -101,6 +102,7 @@ class Timing:
 
     # -- what subclasses provide ------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _check_safely(
         self,
         watcher: Watcher,
@@ -110,11 +112,10 @@ class Timing:
         outcome: tuple[int, str, float] | None = None,
     ) -> None:
         """Check ``watcher`` (or record ``outcome``, a timeout); never raises an Exception."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _report_crash(self, watcher: Watcher, error: BaseException) -> None:
         """Tell about a check whose processing failed."""
-        raise NotImplementedError
 
     # -- the timer --------------------------------------------------------------------------
 
