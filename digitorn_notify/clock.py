@@ -175,7 +175,8 @@ class FakeClock:
             self._wake_due()
             # Let the woken tasks run (and possibly sleep again) before going further.
             await anyio.wait_all_tasks_blocked()
-        self._now = target
+        # max(): a woken task may have moved the clock past target with set().
+        self._now = max(self._now, target)
         await anyio.wait_all_tasks_blocked()
 
     def set(self, value: datetime) -> None:

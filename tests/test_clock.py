@@ -77,3 +77,18 @@ def test_naive_datetimes_are_refused() -> None:
         utc(datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="naive"):
         FakeClock(datetime(2026, 1, 1))
+
+
+async def test_advance_never_moves_back_over_a_set_made_meanwhile() -> None:
+    clock = FakeClock(T0)
+    later = T0 + timedelta(hours=1)
+
+    async def jump() -> None:
+        await clock.sleep(1)
+        clock.set(later)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(jump)
+        await anyio.wait_all_tasks_blocked()
+        await clock.advance(10)
+    assert clock.now() == later

@@ -21,6 +21,7 @@ import anyio.abc
 import anyio.lowlevel
 import attrs
 
+from digitorn_notify._fanout import resume
 from digitorn_notify.channels.builtin.llm_notification import LLMNotificationChannel
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
@@ -43,7 +44,7 @@ from digitorn_notify.watchers._format import WatcherNotice, build_payload
 from digitorn_notify.watchers._models import WatcherSpec
 from digitorn_notify.watchers._saver import Saver
 from digitorn_notify.watchers._strategies import Notice
-from digitorn_notify.watchers._timing import Slot, Timing, resume
+from digitorn_notify.watchers._timing import Slot, Timing
 from digitorn_notify.watchers._watcher import PAUSED, RUNNING, STOPPED, Watcher
 
 __all__ = ["ErrorDetector", "Runner", "WatcherEngineStats"]

@@ -45,7 +45,7 @@ from digitorn_notify._fanout import resume
 from digitorn_notify.clock import Clock
 from digitorn_notify.watchers._watcher import RUNNING, STOPPED, Watcher
 
-__all__ = ["TIMER_SLACK", "Slot", "Timing", "resume"]
+__all__ = ["TIMER_SLACK", "Slot", "Timing"]
 
 logger = logging.getLogger("digitorn_notify.watchers")
 
