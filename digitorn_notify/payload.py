@@ -37,6 +37,8 @@ class Priority(enum.StrEnum):
 
 
 def _priority(value: Priority | str) -> Priority:
+    if type(value) is Priority:
+        return value  # the usual case, without the cost of an enum lookup
     try:
         return Priority(value)
     except ValueError:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from typing import Any, TypeVar
 
 import anyio
 import attrs
 
+from digitorn_notify._fanout import resume
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
@@ -25,6 +27,27 @@ from digitorn_notify.payload import ChannelPayload, DeliveryResult
 __all__ = ["DeliveryFlow", "failure"]
 
 logger = logging.getLogger("digitorn_notify.channels")
+
+T = TypeVar("T")
+
+
+@types.coroutine
+def _timed(
+    coro: Coroutine[Any, Any, T], scope: anyio.CancelScope, timeout: float
+) -> Generator[Any, Any, T]:
+    """Await ``coro`` in ``scope``, which times out ``timeout`` s after ``coro`` first waits.
+
+    Cancellation only ever lands where a coroutine waits, so a deadline set at the
+    first wait bounds the delivery as one set at its start would (give or take the
+    CPU time before that wait), and a delivery that never waits arms no timer.
+    ``scope`` was entered before ``coro`` started, so scopes ``coro`` opens nest in it.
+    """
+    try:
+        trap = coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    scope.deadline = anyio.current_time() + timeout
+    return (yield from resume(coro, trap))
 
 
 class DeliveryFlow:
@@ -139,11 +162,16 @@ class DeliveryFlow:
         channel = instance.channel
         result: object = None
         try:
-            # A bare CancelScope: anyio.fail_after's two context-manager layers cost
-            # more than a no-op delivery does.
-            with anyio.CancelScope(deadline=anyio.current_time() + instance.timeout) as scope:
+            # The scope gets its deadline only once the delivery waits (see _timed):
+            # arming a timer costs more than a delivery that never waits takes.
+            with anyio.CancelScope() as scope:
                 # Typed as object: plugins are untyped and may return anything.
-                result = await channel.deliver(app.app_id, payload, config)
+                delivery: object = channel.deliver(app.app_id, payload, config)
+                if isinstance(delivery, Coroutine):
+                    result = await _timed(delivery, scope, instance.timeout)
+                else:
+                    scope.deadline = anyio.current_time() + instance.timeout
+                    result = await delivery  # type: ignore[misc]
         except Exception as exc:
             logger.warning(
                 "channel %s raised %s",

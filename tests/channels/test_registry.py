@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from digitorn_notify import (
@@ -214,6 +215,43 @@ async def test_timeout_is_a_retryable_failure() -> None:
     assert result.error == "delivery timed out after 0.05s"
     assert "attempts" not in result.metadata
     assert registry.instances("app")["slow"].attempts == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("inner", ["before_first_wait", "after_first_wait"])
+async def test_timeout_holds_for_channels_with_their_own_cancel_scopes(inner: str) -> None:
+    """The registry's scope gets its deadline at the first wait; the channel's scopes,
+    entered before or after that wait, still nest in it and exit cleanly."""
+
+    async def hang() -> DeliveryResult:
+        if inner == "after_first_wait":
+            await anyio.lowlevel.checkpoint()
+        with anyio.move_on_after(60):  # longer than the registry's timeout
+            await anyio.sleep(30)
+        return DeliveryResult(True, "scripted")
+
+    async def quick() -> DeliveryResult:
+        with anyio.move_on_after(0.01):  # shorter: the channel's own timeout fires
+            await anyio.sleep(30)
+        await anyio.lowlevel.checkpoint()
+        return DeliveryResult(True, "scripted")
+
+    registry = make_registry(clock=FakeClock(autojump=True))
+    await registry.deploy_app(
+        "app",
+        {
+            "s": {
+                "type": "scripted",
+                "config": {"script": [hang, quick], "policy": RetryPolicy.no_retry()},
+                "delivery_timeout": 0.05,
+                "fallback": None,
+            }
+        },
+    )
+    with anyio.fail_after(3):
+        timed_out = await registry.deliver("s", "app", "x")
+        succeeded = await registry.deliver("s", "app", "x")
+    assert timed_out.error == "delivery timed out after 0.05s"
+    assert succeeded.success
 
 
 async def test_retry_follows_policy_then_gives_up() -> None:
