@@ -461,7 +461,10 @@ class ChannelRegistry(DeliveryFlow):
     ) -> DeliveryResult:
         app.enter()
         try:
-            instance, missing = await self._lookup(app, name)
+            instance = app.instances.get(name)
+            missing = None
+            if instance is None:  # not a deployed instance: the slower lookup
+                instance, missing = await self._lookup(app, name)
             result = await self._deliver(
                 app, instance, payload, config, session_id, frozenset((instance.name,))
             )

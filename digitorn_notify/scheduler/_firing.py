@@ -52,6 +52,8 @@ _MAX_LEASE_MARGIN: Final = 5.0
 #: Jobs due within this are kept ready to run (see :class:`ReadyJobs`).
 READY_WINDOW: Final = timedelta(seconds=60)
 _READY_MAX: Final = 50_000
+#: The outcome of a ``notification`` job's action: there is none.
+_NOTHING_RUN: Final = Outcome()
 
 
 def lease_margin(lease_seconds: float) -> float:
@@ -162,7 +164,7 @@ class Firer:
 
     async def _run_action(self, job: ScheduledJob, metadata: dict[str, Any]) -> Outcome:
         if job.action_type is ActionType.NOTIFICATION:
-            return Outcome()  # nothing to run, nothing to time out (and no scope to pay for)
+            return _NOTHING_RUN  # nothing to time out (and no scope to pay for)
         with anyio.move_on_after(self.fire_timeout) as scope:
             return await run_action(
                 job, invoker=self.invoker, prompt_sink=self.prompt_sink, metadata=metadata

@@ -39,18 +39,18 @@ class JobLocks:
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        # job id -> the events of the tasks waiting for it, in arrival order.
-        self._held: dict[str, deque[anyio.Event]] = {}
+        # job id -> the events of the tasks waiting for it, in arrival order (None
+        # until someone waits: most holds are never contended).
+        self._held: dict[str, deque[anyio.Event] | None] = {}
 
     def hold(self, job_id: str) -> _Hold:
         """``async with locks.hold(job_id):`` the job is ours until the block ends."""
         return _Hold(self, job_id)
 
-    async def _acquire(self, job_id: str) -> None:
-        waiters = self._held.get(job_id)
+    async def _wait(self, job_id: str) -> None:
+        waiters = self._held[job_id]
         if waiters is None:
-            self._held[job_id] = deque()
-            return
+            waiters = self._held[job_id] = deque()
         event = anyio.Event()
         waiters.append(event)
         try:
@@ -78,7 +78,11 @@ class _Hold:
         self._job_id = job_id
 
     async def __aenter__(self) -> None:
-        await self._locks._acquire(self._job_id)
+        held = self._locks._held
+        if self._job_id in held:
+            await self._locks._wait(self._job_id)
+        else:
+            held[self._job_id] = None  # free: taken without a checkpoint
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._locks._release(self._job_id)

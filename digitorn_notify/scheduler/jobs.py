@@ -83,7 +83,9 @@ class ActionType(enum.StrEnum):
 
 def iso(value: datetime) -> str:
     """``value`` in UTC as ISO 8601 with a ``Z``, as the spec's responses show times."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"  # a UTC time's isoformat() ends with +00:00
 
 
 def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:

@@ -27,35 +27,52 @@ def _visible_to(entry: BufferedNotification, session_id: str | None) -> bool:
     return session_id is None or entry.session_id is None or entry.session_id == session_id
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_DECODE = json.JSONDecoder().decode
+
+
 def _frozen(data: dict[str, Any]) -> str:
     try:
-        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(data)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"record data is not JSON-serialisable: {exc}") from None
 
 
 def _thaw(text: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = _DECODE(text)
     return data
 
 
-#: The data of a stored job record (the real data is kept as JSON text beside it).
-_EMPTY: dict[str, Any] = {}
+class _Job:
+    """A stored job: its data as JSON text, its due time and lease as they are, and
+    the due time of its live entry in the store's heap (``None``: it has none)."""
+
+    __slots__ = ("app_id", "heap_at", "lease_expires_at", "lease_owner", "next_run_at", "text")
+
+    def __init__(self, app_id: str, text: str) -> None:
+        self.app_id = app_id
+        self.text = text
+        self.next_run_at: datetime | None = None
+        self.lease_owner: str | None = None
+        self.lease_expires_at: datetime | None = None
+        self.heap_at: datetime | None = None
 
 
 class MemoryStore:
     """In-memory :class:`JobStore`, :class:`WatcherStore` and :class:`NotificationBuffer`."""
 
     def __init__(self) -> None:
-        # Jobs are kept without their data, which lives beside them as JSON text
-        # (see the module docstring).
-        self._jobs: dict[str, JobRecord] = {}
-        self._job_data: dict[str, str] = {}
-        # (next_run_at, job_id) of every due-able job, so acquiring k due jobs costs
-        # O(k log n), not a sort of every job. Entries go stale when a job's due time
-        # changes or it is deleted; they are dropped when they reach the top. Every
-        # job with a next_run_at has an entry for that time.
+        # Jobs are kept with their data as JSON text (see the module docstring).
+        self._jobs: dict[str, _Job] = {}
+        # (next_run_at, job_id) of every unleased due-able job, so acquiring k due
+        # jobs costs O(k log n), not a sort of every job. An entry is live while it
+        # matches its job's heap_at; others are stale (the job's due time changed, it
+        # was leased or deleted) and are dropped when they reach the top.
         self._due: list[tuple[datetime, str]] = []
+        # Jobs with a lease (possibly expired), kept out of the heap so that a run in
+        # progress is not looked at again by every acquire; an expired lease puts its
+        # job back in the heap.
+        self._leased: dict[str, _Job] = {}
         self._watchers: dict[str, tuple[WatcherRecord, str]] = {}
         # Per app, sorted by creation time: entries put back keep their place.
         self._buffers: dict[str, list[tuple[BufferedNotification, str]]] = {}
@@ -71,54 +88,78 @@ class MemoryStore:
 
     # -- jobs --------------------------------------------------------------------------
 
-    def _out(self, job: JobRecord) -> JobRecord:
-        # Built directly: attrs.evolve costs twice as much, once per job handed out.
+    def _out(self, job_id: str, job: _Job) -> JobRecord:
         return JobRecord(
-            job.job_id,
+            job_id,
             job.app_id,
-            _thaw(self._job_data[job.job_id]),
+            _thaw(job.text),
             job.next_run_at,
             job.lease_owner,
             job.lease_expires_at,
         )
 
-    def _put(self, job: JobRecord) -> None:
-        text = _frozen(job.data)  # first: non-JSON data must change nothing
-        previous = self._jobs.get(job.job_id)
-        self._jobs[job.job_id] = JobRecord(
-            job.job_id, job.app_id, _EMPTY, job.next_run_at, job.lease_owner, job.lease_expires_at
-        )
-        self._job_data[job.job_id] = text
+    def _set(
+        self,
+        job_id: str,
+        app_id: str,
+        text: str,
+        due: datetime | None,
+        lease_owner: str | None,
+        lease_expires_at: datetime | None,
+    ) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            job = self._jobs[job_id] = _Job(app_id, text)
+        job.app_id, job.text, job.next_run_at = app_id, text, due
+        job.lease_owner, job.lease_expires_at = lease_owner, lease_expires_at
+        if lease_expires_at is None:
+            self._leased.pop(job_id, None)
+            self._arm(job_id, job)
+        else:
+            self._leased[job_id] = job
+            job.heap_at = None
+
+    def _arm(self, job_id: str, job: _Job) -> None:
+        """Give ``job`` a live heap entry at its due time (if it has none there)."""
         due = job.next_run_at
-        if due is not None and (previous is None or previous.next_run_at != due):
-            heapq.heappush(self._due, (due, job.job_id))
+        if due == job.heap_at:
+            return
+        job.heap_at = due
+        if due is not None:
+            heapq.heappush(self._due, (due, job_id))
             if len(self._due) > 2 * len(self._jobs) + 64:
                 # Mostly stale entries (due times that keep changing): rebuild.
-                self._due = [
-                    (j.next_run_at, i) for i, j in self._jobs.items() if j.next_run_at is not None
-                ]
+                self._due = [(j.heap_at, i) for i, j in self._jobs.items() if j.heap_at is not None]
                 heapq.heapify(self._due)
 
     async def save_job(self, job: JobRecord) -> None:
         """Insert or replace."""
-        self._put(job)
+        text = _frozen(job.data)  # first: non-JSON data must change nothing
+        self._set(
+            job.job_id,
+            job.app_id,
+            text,
+            job.next_run_at,
+            job.lease_owner,
+            job.lease_expires_at,
+        )
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or ``None``."""
         job = self._jobs.get(job_id)
-        return None if job is None else self._out(job)
+        return None if job is None else self._out(job_id, job)
 
     async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
         """Jobs of ``app_id`` (all when ``None``), by id."""
         return [
-            self._out(job)
-            for _, job in sorted(self._jobs.items())
+            self._out(job_id, job)
+            for job_id, job in sorted(self._jobs.items())
             if app_id is None or job.app_id == app_id
         ]
 
     async def delete_job(self, job_id: str) -> bool:
         """Remove; ``True`` when it existed (its heap entry goes stale)."""
-        self._job_data.pop(job_id, None)
+        self._leased.pop(job_id, None)
         return self._jobs.pop(job_id, None) is not None
 
     async def acquire_due_jobs(
@@ -131,26 +172,31 @@ class MemoryStore:
         app_id: str | None = None,
     ) -> list[JobRecord]:
         """Lease due, free jobs (no await inside: atomic within the event loop)."""
+        if self._leased:
+            for job_id, job in list(self._leased.items()):
+                if job.lease_expires_at is None or job.lease_expires_at <= now:
+                    del self._leased[job_id]  # the lease expired: due again
+                    self._arm(job_id, job)
         heap = self._due
         expires = now + timedelta(seconds=lease_seconds)
         leased: list[JobRecord] = []
-        kept: dict[str, datetime] = {}
+        other_apps: list[tuple[datetime, str]] = []
         while heap and heap[0][0] <= now and len(leased) < limit:
-            due, job_id = heapq.heappop(heap)
-            job = self._jobs.get(job_id)
-            if job is None or job.next_run_at != due or job_id in kept:
-                continue  # stale, or a duplicate of an entry already seen
-            # Still due after this call, leased or not: a lease can expire.
-            kept[job_id] = due
+            entry = heapq.heappop(heap)
+            job_id = entry[1]
+            found = self._jobs.get(job_id)
+            if found is None or found.heap_at != entry[0]:
+                continue  # stale
+            job = found
             if app_id is not None and job.app_id != app_id:
+                other_apps.append(entry)
                 continue
-            if job.lease_expires_at is not None and job.lease_expires_at > now:
-                continue
-            held = JobRecord(job.job_id, job.app_id, _EMPTY, job.next_run_at, owner, expires)
-            self._jobs[job_id] = held
-            leased.append(self._out(held))
-        for job_id, due in kept.items():
-            heapq.heappush(heap, (due, job_id))
+            job.heap_at = None
+            job.lease_owner, job.lease_expires_at = owner, expires
+            self._leased[job_id] = job
+            leased.append(self._out(job_id, job))
+        for entry in other_apps:
+            heapq.heappush(heap, entry)
         return leased
 
     async def release_job(self, job: JobRecord, *, owner: str) -> bool:
@@ -158,7 +204,8 @@ class MemoryStore:
         current = self._jobs.get(job.job_id)
         if current is None or current.lease_owner != owner:
             return False
-        self._put(JobRecord(job.job_id, job.app_id, job.data, job.next_run_at))
+        text = _frozen(job.data)  # first: non-JSON data must change nothing
+        self._set(job.job_id, job.app_id, text, job.next_run_at, None, None)
         return True
 
     async def next_due_at(self, app_id: str | None = None) -> datetime | None:
@@ -168,15 +215,19 @@ class MemoryStore:
             while heap:
                 due, job_id = heap[0]
                 job = self._jobs.get(job_id)
-                if job is not None and job.next_run_at == due:
-                    return due
+                if job is not None and job.heap_at == due:
+                    break
                 heapq.heappop(heap)
-            return None
-        times = [
-            j.next_run_at
-            for j in self._jobs.values()
-            if j.next_run_at is not None and j.app_id == app_id
-        ]
+            # Leased jobs are still due (a lease can expire) but not in the heap.
+            times = [j.next_run_at for j in self._leased.values() if j.next_run_at is not None]
+            if heap:
+                times.append(heap[0][0])
+        else:
+            times = [
+                j.next_run_at
+                for j in self._jobs.values()
+                if j.next_run_at is not None and j.app_id == app_id
+            ]
         return min(times, default=None)
 
     # -- watchers ----------------------------------------------------------------------

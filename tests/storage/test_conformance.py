@@ -238,3 +238,20 @@ async def test_a_lease_held_past_other_acquires_can_still_expire(store: Any) -> 
         await store.acquire_due_jobs(T0, owner="p2", lease_seconds=30)
     taken = await store.acquire_due_jobs(T0 + timedelta(seconds=31), owner="p3", lease_seconds=30)
     assert [j.job_id for j in taken] == ["slow", "other"]
+
+
+async def test_leased_jobs_count_for_next_due_at_and_saved_leases_hold(store: Any) -> None:
+    await store.save_job(job("running", -5))
+    await store.save_job(job("waiting", 5))
+    [held] = await store.acquire_due_jobs(T0, owner="p1", lease_seconds=30)
+    # A job being run is still due (its lease can expire): it counts.
+    assert await store.next_due_at() == T0 - timedelta(minutes=5)
+    # Saved with its lease (a change made while it runs): still not handed out...
+    await store.save_job(attrs.evolve(held, data={"label": "changed"}))
+    assert await store.acquire_due_jobs(T0, owner="p2", lease_seconds=30) == []
+    # ...until the lease expires.
+    later = T0 + timedelta(seconds=31)
+    [taken] = await store.acquire_due_jobs(later, owner="p2", lease_seconds=30)
+    assert (taken.job_id, taken.data, taken.lease_owner) == ("running", {"label": "changed"}, "p2")
+    assert await store.release_job(attrs.evolve(taken, next_run_at=None), owner="p2")
+    assert await store.next_due_at() == T0 + timedelta(minutes=5)
