@@ -9,13 +9,14 @@ since the epoch (exact round trips); records' ``data`` as JSON text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from os import PathLike
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -117,6 +118,23 @@ def _entry(row: sqlite3.Row) -> BufferedNotification:
     )
 
 
+_Kind = Literal["read", "write", "transaction"]
+
+
+class _Call:
+    """One store call waiting for (or done by) a batch."""
+
+    __slots__ = ("error", "finished", "func", "kind", "result", "wake")
+
+    def __init__(self, func: Callable[[sqlite3.Connection], Any], kind: _Kind) -> None:
+        self.func = func
+        self.kind = kind
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.finished = False
+        self.wake: anyio.Event | None = None
+
+
 class SQLiteStore:
     """:class:`JobStore`, :class:`WatcherStore` and :class:`NotificationBuffer` in SQLite.
 
@@ -133,6 +151,9 @@ class SQLiteStore:
         # connection safe whatever thread ends up running a call.
         self._lock = threading.Lock()
         self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
+        # Calls waiting for the next batch, and whether a batch is in its thread.
+        self._pending: list[_Call] = []
+        self._busy = False
 
     async def __aenter__(self) -> SQLiteStore:
         await self._run(lambda conn: None)
@@ -203,17 +224,113 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
-    def _call(self, func: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            try:
-                return func(self._conn)
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store {self.path}: {exc}") from None
+    async def _run(self, func: Callable[[sqlite3.Connection], T], kind: _Kind = "read") -> T:
+        """``func(conn)`` in a worker thread, batched with the calls made meanwhile.
 
-    async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._call, func, limiter=self._get_limiter())
+        Calls made while a batch is in its worker thread queue up and go together in
+        the next one: one thread hop for all of them, and consecutive single-statement
+        writes in one transaction (one commit). Each call still gets its own result or
+        error, in order. ``kind`` is ``"read"``, ``"write"`` (one statement, may share
+        a transaction) or ``"transaction"`` (runs its own ``BEGIN``).
+        """
+        call = _Call(func, kind)
+        self._pending.append(call)
+        try:
+            while not call.finished:
+                if self._busy:
+                    call.wake = anyio.Event()
+                    await call.wake.wait()  # until it is done, or it is our turn to lead
+                else:
+                    await self._lead()
+        except BaseException:
+            if not call.finished:
+                if call in self._pending:  # never started: it simply does not happen
+                    self._pending.remove(call)
+                    self._pass_lead()
+                else:
+                    # In a batch already: it runs regardless, as a thread call would;
+                    # wait for it so that nothing of ours touches the store after.
+                    with anyio.CancelScope(shield=True):
+                        while not call.finished:
+                            call.wake = anyio.Event()
+                            await call.wake.wait()
+            raise
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[no-any-return]
+
+    async def _lead(self) -> None:
+        """Run everything pending in one worker thread call."""
+        self._busy = True
+        batch, self._pending = self._pending, []
+        try:
+            await anyio.to_thread.run_sync(self._execute, batch, limiter=self._get_limiter())
+        finally:
+            self._busy = False
+            # Cancelled before the thread started: the batch goes back, in order.
+            self._pending[:0] = [call for call in batch if not call.finished]
+            for call in batch:
+                if call.finished and call.wake is not None:
+                    call.wake.set()
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        if not self._busy and self._pending:
+            first = self._pending[0]
+            if first.wake is not None:
+                first.wake.set()
+
+    def _execute(self, batch: list[_Call]) -> None:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+            except Exception as exc:
+                for call in batch:
+                    call.error, call.finished = exc, True
+                return
+            conn = self._conn
+            start = 0
+            while start < len(batch):
+                end = start + 1
+                if batch[start].kind == "write":
+                    while end < len(batch) and batch[end].kind == "write":
+                        end += 1
+                if end - start > 1:
+                    self._group(conn, batch[start:end])
+                else:
+                    self._one(conn, batch[start])
+                start = end
+
+    def _one(self, conn: sqlite3.Connection, call: _Call) -> None:
+        try:
+            call.result = call.func(conn)
+        except sqlite3.Error as exc:
+            call.error = StoreError(f"SQLite store {self.path}: {exc}")
+        except Exception as exc:  # handed to the caller, as a direct call would raise it
+            call.error = exc
+        call.finished = True
+
+    def _group(self, conn: sqlite3.Connection, calls: list[_Call]) -> None:
+        """Single-statement writes in one transaction; one by one if any fails."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            for call in calls:
+                self._one(conn, call)
+            return
+        try:
+            results = [call.func(conn) for call in calls]
+            conn.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            # Each again on its own, so that each gets its own outcome.
+            for call in calls:
+                self._one(conn, call)
+            return
+        for call, result in zip(calls, results, strict=True):
+            call.result, call.finished = result, True
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
@@ -241,7 +358,8 @@ class SQLiteStore:
         await self._run(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", row
-            ).close()
+            ).close(),
+            "write",
         )
 
     async def get_job(self, job_id: str) -> JobRecord | None:
@@ -264,7 +382,8 @@ class SQLiteStore:
     async def delete_job(self, job_id: str) -> bool:
         """Remove; ``True`` when it existed."""
         count = await self._run(
-            lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
+            lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount,
+            "write",
         )
         return count > 0
 
@@ -305,7 +424,7 @@ class SQLiteStore:
 
             return self._transaction(conn, body)
 
-        return [_job(row) for row in await self._run(acquire)]
+        return [_job(row) for row in await self._run(acquire, "transaction")]
 
     async def release_job(self, job: JobRecord, *, owner: str) -> bool:
         """Save and unlease, if ``owner`` still holds the lease."""
@@ -324,7 +443,8 @@ class SQLiteStore:
                    WHERE job_id = ? AND lease_owner = ?""",
                     row,
                 ).rowcount
-            )
+            ),
+            "write",
         )
         return count > 0
 
@@ -346,7 +466,8 @@ class SQLiteStore:
         await self._run(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO watchers VALUES (?, ?, ?)", row
-            ).close()
+            ).close(),
+            "write",
         )
 
     async def get_watcher(self, watcher_id: str) -> WatcherRecord | None:
@@ -378,7 +499,8 @@ class SQLiteStore:
         count = await self._run(
             lambda conn: (
                 conn.execute("DELETE FROM watchers WHERE watcher_id = ?", (watcher_id,)).rowcount
-            )
+            ),
+            "write",
         )
         return count > 0
 
@@ -412,7 +534,7 @@ class SQLiteStore:
 
             return self._transaction(conn, body)
 
-        return await self._run(push)
+        return await self._run(push, "transaction")
 
     async def drain_notifications(
         self, app_id: str, *, session_id: str | None, now: datetime
@@ -440,7 +562,7 @@ class SQLiteStore:
 
             return self._transaction(conn, body)
 
-        return [_entry(row) for row in await self._run(drain)]
+        return [_entry(row) for row in await self._run(drain, "transaction")]
 
     async def count_notifications(self, app_id: str, *, now: datetime) -> int:
         """Unexpired entries waiting for ``app_id``."""
