@@ -22,7 +22,7 @@ import attrs
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
 from digitorn_notify.host import ActionInvoker, PromptSink
-from digitorn_notify.payload import DeliveryResult
+from digitorn_notify.payload import ChannelPayload, DeliveryResult
 from digitorn_notify.scheduler._locks import CHANGED_WHILE_RUNNING, JobLocks
 from digitorn_notify.scheduler._outcome import (
     Outcome,
@@ -147,8 +147,17 @@ class Firer:
         metadata = run_metadata(job, plan, now)
         outcome: Outcome | None = None
         try:
-            outcome = await self._run_action(job, metadata)
-            delivery = await self._deliver(job, outcome, metadata)
+            if job.action_type is ActionType.NOTIFICATION:
+                outcome = _NOTHING_RUN  # nothing to run, time out, or pay a scope for
+            else:
+                outcome = await self._run_action(job, metadata)
+            delivery = await self.registry.deliver(
+                job.output_channel,
+                job.app_id,
+                self._report(job, outcome, metadata),
+                job.output_config,
+                session_id=job.session_id,
+            )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 if outcome is not None and anyio.current_time() >= guard:
@@ -163,8 +172,6 @@ class Firer:
         return await self.release(record, job, _after_run(job, plan, now, outcome, delivery))
 
     async def _run_action(self, job: ScheduledJob, metadata: dict[str, Any]) -> Outcome:
-        if job.action_type is ActionType.NOTIFICATION:
-            return _NOTHING_RUN  # nothing to time out (and no scope to pay for)
         with anyio.move_on_after(self.fire_timeout) as scope:
             return await run_action(
                 job, invoker=self.invoker, prompt_sink=self.prompt_sink, metadata=metadata
@@ -172,9 +179,9 @@ class Firer:
         assert scope.cancelled_caught
         return Outcome(error=f"the action did not finish within {self.fire_timeout:g} s")
 
-    async def _deliver(
-        self, job: ScheduledJob, outcome: Outcome, metadata: dict[str, Any]
-    ) -> DeliveryResult:
+    @staticmethod
+    def _report(job: ScheduledJob, outcome: Outcome, metadata: dict[str, Any]) -> ChannelPayload:
+        """The payload reporting ``outcome`` (a failed action is logged too)."""
         if outcome.error is not None:
             logger.warning(
                 "job %s: %s action failed (%s); reporting through %s",
@@ -184,13 +191,7 @@ class Firer:
                 job.output_channel,
                 extra={"app_id": job.app_id, "job_id": job.job_id},
             )
-        return await self.registry.deliver(
-            job.output_channel,
-            job.app_id,
-            build_payload(job, outcome, metadata),
-            job.output_config,
-            session_id=job.session_id,
-        )
+        return build_payload(job, outcome, metadata)
 
     async def release(
         self, acquired: JobRecord, job: ScheduledJob, changes: dict[str, Any]
