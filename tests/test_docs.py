@@ -23,3 +23,15 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     for number, block in enumerate(FENCE.findall(page.read_text(encoding="utf-8")), 1):
         code = compile(block, f"{page.name}[block {number}]", "exec")
         exec(code, namespace)
+
+
+CONFLICT = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    "page", [*PAGES, ROOT / "CHANGELOG.md"], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_page_has_no_merge_conflict_markers(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    lines = [text.count("\n", 0, m.start()) + 1 for m in CONFLICT.finditer(text)]
+    assert lines == [], f"{page.name}: merge conflict markers at lines {lines}"
