@@ -92,7 +92,9 @@ async def fan_out(items: Sequence[I], job: Callable[[I], Awaitable[T]]) -> list[
             while queue:
                 index, item = queue.popleft()
                 awaitable = job(item)
-                if isinstance(awaitable, Coroutine):
+                # The type test first: it is what nearly every job is, and the ABC's
+                # isinstance costs a tenth of a no-op delivery.
+                if type(awaitable) is types.CoroutineType or isinstance(awaitable, Coroutine):
                     results[index] = await _watch(awaitable, add_helper)
                 else:  # any other awaitable: assume it waits
                     add_helper()

@@ -167,6 +167,7 @@ class DeliveryFlow:
             with anyio.CancelScope() as scope:
                 # Typed as object: plugins are untyped and may return anything.
                 delivery: object = channel.deliver(app.app_id, payload, config)
+                # The type test first: the ABC's isinstance is the slow way to say yes.
                 if type(delivery) is types.CoroutineType or isinstance(delivery, Coroutine):
                     result = await _timed(delivery, scope, instance.timeout)
                 else:
