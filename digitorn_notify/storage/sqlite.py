@@ -118,7 +118,18 @@ def _entry(row: sqlite3.Row) -> BufferedNotification:
     )
 
 
-_Kind = Literal["read", "write", "transaction"]
+_Kind = Literal["read", "write", "transaction", "close"]
+
+
+def _CLOSE(conn: sqlite3.Connection) -> None:  # noqa: N802 - a marker, named as a constant
+    """The function of an ``aclose()`` call (the batch closes the connection itself)."""
+
+
+def _own_copy(exc: Exception) -> Exception:
+    """``exc`` again, as a new object: each caller raises its own (tracebacks differ)."""
+    if isinstance(exc, StoreError):
+        return StoreError(str(exc))
+    return exc
 
 
 class _Call:
@@ -164,9 +175,10 @@ class SQLiteStore:
 
     async def aclose(self) -> None:
         """Close the connection (the store reopens it if used again)."""
-        # Shielded: a close abandoned by cancellation would leak the connection.
+        # Queued like any call, so the calls made before it run first; shielded: a
+        # close abandoned by cancellation would leak the connection.
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self._close, limiter=self._get_limiter())
+            await self._run(_CLOSE, "close")
 
     def _get_limiter(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
@@ -174,10 +186,10 @@ class SQLiteStore:
         return self._limiter
 
     def _close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        # Called with self._lock held.
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -242,22 +254,32 @@ class SQLiteStore:
                     await call.wake.wait()  # until it is done, or it is our turn to lead
                 else:
                     await self._lead()
-        except BaseException:
-            if not call.finished:
-                if call in self._pending:  # never started: it simply does not happen
-                    self._pending.remove(call)
-                    self._pass_lead()
-                else:
-                    # In a batch already: it runs regardless, as a thread call would;
-                    # wait for it so that nothing of ours touches the store after.
-                    with anyio.CancelScope(shield=True):
-                        while not call.finished:
-                            call.wake = anyio.Event()
-                            await call.wake.wait()
-            raise
+        except BaseException as exc:
+            if call.finished:
+                raise
+            with anyio.CancelScope(shield=True):
+                ran = await self._settle(call)
+            if not ran or not isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
+            # It ran: its outcome stands, as a worker thread's did (a lease taken or a
+            # buffer drained must reach the caller); the cancellation lands at the
+            # caller's next checkpoint.
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[no-any-return]
+
+    async def _settle(self, call: _Call) -> bool:
+        """After the caller was interrupted: ``True`` once ``call`` ran, ``False`` if it
+        never will (it was still queued, or its batch never started, and is dropped)."""
+        while not call.finished:
+            if call in self._pending:
+                self._pending.remove(call)
+                self._pass_lead()
+                return False
+            # In a batch under way: it runs regardless, as a thread call would.
+            call.wake = anyio.Event()
+            await call.wake.wait()
+        return True
 
     async def _lead(self) -> None:
         """Run everything pending in one worker thread call."""
@@ -282,25 +304,34 @@ class SQLiteStore:
 
     def _execute(self, batch: list[_Call]) -> None:
         with self._lock:
-            try:
-                if self._conn is None:
-                    self._conn = self._connect()
-            except Exception as exc:
-                for call in batch:
-                    call.error, call.finished = exc, True
-                return
-            conn = self._conn
             start = 0
             while start < len(batch):
                 end = start + 1
                 if batch[start].kind == "write":
                     while end < len(batch) and batch[end].kind == "write":
                         end += 1
-                if end - start > 1:
-                    self._group(conn, batch[start:end])
-                else:
-                    self._one(conn, batch[start])
+                calls = batch[start:end]
                 start = end
+                if calls[0].kind == "close":
+                    self._close()
+                    calls[0].finished = True
+                elif (conn := self._opened(calls)) is None:
+                    continue
+                elif len(calls) > 1:
+                    self._group(conn, calls)
+                else:
+                    self._one(conn, calls[0])
+
+    def _opened(self, calls: list[_Call]) -> sqlite3.Connection | None:
+        """The connection, opened if need be; ``None`` (and ``calls`` failed) if it cannot be."""
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except Exception as exc:
+                for call in calls:
+                    call.error, call.finished = _own_copy(exc), True
+                return None
+        return self._conn
 
     def _one(self, conn: sqlite3.Connection, call: _Call) -> None:
         try:
@@ -315,16 +346,21 @@ class SQLiteStore:
         """Single-statement writes in one transaction; one by one if any fails."""
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
+            # The write lock was not had within the busy timeout: waiting that long
+            # again for each call would not make it come sooner.
             for call in calls:
-                self._one(conn, call)
+                call.error = StoreError(f"SQLite store {self.path}: {exc}")
+                call.finished = True
             return
         try:
             results = [call.func(conn) for call in calls]
             conn.execute("COMMIT")
-        except Exception:
+        except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+            if not isinstance(exc, Exception):
+                raise
             # Each again on its own, so that each gets its own outcome.
             for call in calls:
                 self._one(conn, call)

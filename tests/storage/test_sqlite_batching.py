@@ -7,6 +7,7 @@ completes.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from digitorn_notify import JobRecord, SQLiteStore, StoreError
@@ -155,3 +157,58 @@ async def test_many_cancelled_waiters_do_not_stall_the_others(tmp_path: Path) ->
         assert sorted(done) == [f"kept{n:02}" for n in range(30)]
         ids = {r.job_id for r in await store.list_jobs()}
         assert {f"kept{n:02}" for n in range(30)} <= ids
+
+
+async def test_a_cancelled_caller_whose_call_ran_gets_its_result(tmp_path: Path) -> None:
+    # A lease taken (or a buffer drained) must reach the caller, as it did when each
+    # call was its own thread hop: the cancellation lands at the caller's next wait.
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.save_job(job("due"))
+        leased: list[JobRecord] = []
+
+        async def acquire() -> None:
+            with anyio.move_on_after(0.35):  # while its batch is under way
+                leased.extend(await store.acquire_due_jobs(T0, owner="me", lease_seconds=60))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(store._run, slow(0.2, "SELECT 1"), "read")
+            await anyio.sleep(0.05)
+            group.start_soon(store._run, slow(0.3, "SELECT 1"), "read")
+            group.start_soon(acquire)  # same batch as the second slow call
+        assert [r.job_id for r in leased] == ["due"]
+
+
+async def test_aclose_waits_for_the_calls_made_before_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    async with anyio.create_task_group() as group:
+        for n in range(10):
+            group.start_soon(store.save_job, job(f"j{n}"))
+        await anyio.lowlevel.checkpoint()
+        group.start_soon(store.aclose)
+    assert store._conn is None  # closed after the saves, not reopened by them
+    async with SQLiteStore(tmp_path / "s.db") as again:
+        assert len(await again.list_jobs()) == 10
+
+
+@pytest.mark.parametrize("seed", range(40))
+async def test_cancelling_callers_at_any_moment_never_stalls_the_store(
+    tmp_path: Path, seed: int
+) -> None:
+    rnd = random.Random(seed)
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                for n in range(rnd.randint(3, 40)):
+                    if rnd.random() < 0.5:
+                        group.start_soon(store.save_job, job(f"j{n}"))
+                    else:
+                        group.start_soon(store.get_job, f"j{n}")
+                    if rnd.random() < 0.3:
+                        await anyio.lowlevel.checkpoint()
+                for _ in range(rnd.randint(0, 6)):
+                    await anyio.lowlevel.checkpoint()
+                group.cancel_scope.cancel()
+            # Whatever was dropped or ran, the store still answers at once.
+            await store.save_job(job("after"))
+            assert await store.get_job("after") is not None
+            assert not store._pending
