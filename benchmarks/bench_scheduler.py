@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scheduler.py [-n 10000] [--repeat 3] [--rate 2000]
         [--sqlite-jobs 5000] [--memory-jobs 100000] [--backend asyncio|trio] [--no-apscheduler]
+    .venv/bin/python benchmarks/bench_scheduler.py --breakdown [-n 10000] [--repeat 7]
 
 No-op action (a ``notification`` job delivered to a channel whose ``deliver`` only
 takes a timestamp), memory store unless said otherwise, system clock:
@@ -18,6 +19,11 @@ takes a timestamp), memory store unless said otherwise, system clock:
     Baseline: ``SQLiteStore.save_job`` calls per second (one write each).
 (e) memory per idle job (due tomorrow), measured with tracemalloc over
     ``--memory-jobs`` jobs. Baseline: the store's records alone.
+
+``--breakdown`` instead shows where a run's time goes: (a) again, with parts of a run
+replaced by nothing in turn (the registry's delivery, the MemoryStore's JSON copies,
+the payload and its metadata), each variant's minimum over ``--repeat`` interleaved
+rounds; the differences are what those parts cost.
 
 Each scenario runs ``--repeat`` times; the best run is reported (the machine is
 shared and noisy; the median is shown too). When APScheduler 3 is installed (the
@@ -237,6 +243,61 @@ async def ours_memory(n: int) -> tuple[float, float]:
     return whole, store_only
 
 
+# -- where a run's time goes ------------------------------------------------------------------
+
+
+async def fire_cost(n: int) -> float:
+    """Microseconds per run in (a): from the last add until all have fired."""
+    return await ours_all_due_now(n) * 1e6 / n
+
+
+def breakdown(n: int, repeat: int, backend: str) -> None:
+    """(a) with parts of a run replaced by nothing, in interleaved rounds."""
+    from digitorn_notify.scheduler import _firing  # noqa: PLC0415 - only here
+    from digitorn_notify.storage import memory  # noqa: PLC0415 - only here
+
+    done = dn.DeliveryResult(success=True, channel_id="noop")
+    bare = dn.ChannelPayload(message="x")
+
+    async def no_delivery(*args: Any, **kwargs: Any) -> dn.DeliveryResult:
+        STAMPS.record(None)
+        return done
+
+    patches: dict[str, list[tuple[Any, str, Any]]] = {
+        "the whole run": [],
+        "without the registry's delivery": [(dn.ChannelRegistry, "deliver", no_delivery)],
+        "without the MemoryStore's JSON copies": [
+            (memory, "_frozen", lambda data: data),
+            (memory, "_thaw", dict),
+        ],
+        "without the payload and metadata": [
+            (_firing, "build_payload", lambda *args: bare),
+            (_firing, "run_metadata", lambda *args: {}),
+        ],
+    }
+    results: dict[str, list[float]] = {label: [] for label in patches}
+    labels = list(patches)
+    for round_ in range(repeat):
+        # Each round starts with another variant: the machine's speed drifts.
+        for label in labels[round_ % len(labels) :] + labels[: round_ % len(labels)]:
+            replaced = patches[label]
+            saved = [(owner, name, getattr(owner, name)) for owner, name, _ in replaced]
+            for owner, name, value in replaced:
+                setattr(owner, name, value)
+            try:
+                gc.collect()
+                results[label].append(anyio.run(fire_cost, n, backend=backend))
+            finally:
+                for owner, name, value in saved:
+                    setattr(owner, name, value)
+    whole = min(results["the whole run"])
+    print(f"where a run's time goes ((a), n={n:,}, min of {repeat} rounds, {backend}):")
+    for label, values in results.items():
+        best = min(values)
+        share = "" if label == "the whole run" else f"  (that part: {whole - best:4.1f} us)"
+        print(f"  {label:40s} {best:5.1f} us per run{share}")
+
+
 # -- APScheduler 3 ---------------------------------------------------------------------------
 
 
@@ -446,8 +507,12 @@ def main() -> None:
     parser.add_argument("--memory-jobs", type=int, default=100_000)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     parser.add_argument("--no-apscheduler", action="store_true")
+    parser.add_argument("--breakdown", action="store_true", help="where a run's time goes")
     args = parser.parse_args()
-    run(args)
+    if args.breakdown:
+        breakdown(args.n, args.repeat, args.backend)
+    else:
+        run(args)
     sys.stdout.flush()
 
 
