@@ -243,7 +243,8 @@ class SQLiteStore:
         the next one: one thread hop for all of them, and consecutive single-statement
         writes in one transaction (one commit). Each call still gets its own result or
         error, in order. ``kind`` is ``"read"``, ``"write"`` (one statement, may share
-        a transaction) or ``"transaction"`` (runs its own ``BEGIN``).
+        a transaction), ``"transaction"`` (runs its own ``BEGIN``) or ``"close"``
+        (closes the connection once the calls queued before it have run).
         """
         call = _Call(func, kind)
         self._pending.append(call)
