@@ -18,14 +18,21 @@ from __future__ import annotations
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import anyio
 
-__all__ = ["fan_out", "resume"]
+__all__ = ["fan_out", "is_coroutine", "resume"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - an item, as in the signature below
+
+
+def is_coroutine(value: object) -> TypeGuard[Coroutine[Any, Any, Any]]:
+    """Whether ``value`` is a coroutine we can drive by hand (see :func:`resume`)."""
+    # The exact type first: it is what nearly every value is, and the ABC's isinstance
+    # costs a tenth of a no-op delivery.
+    return type(value) is types.CoroutineType or isinstance(value, Coroutine)
 
 
 @types.coroutine
@@ -92,9 +99,7 @@ async def fan_out(items: Sequence[I], job: Callable[[I], Awaitable[T]]) -> list[
             while queue:
                 index, item = queue.popleft()
                 awaitable = job(item)
-                # The type test first: it is what nearly every job is, and the ABC's
-                # isinstance costs a tenth of a no-op delivery.
-                if type(awaitable) is types.CoroutineType or isinstance(awaitable, Coroutine):
+                if is_coroutine(awaitable):
                     results[index] = await _watch(awaitable, add_helper)
                 else:  # any other awaitable: assume it waits
                     add_helper()

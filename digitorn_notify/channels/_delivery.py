@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-from digitorn_notify._fanout import resume
+from digitorn_notify._fanout import is_coroutine, resume
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
@@ -167,8 +167,7 @@ class DeliveryFlow:
             with anyio.CancelScope() as scope:
                 # Typed as object: plugins are untyped and may return anything.
                 delivery: object = channel.deliver(app.app_id, payload, config)
-                # The type test first: the ABC's isinstance is the slow way to say yes.
-                if type(delivery) is types.CoroutineType or isinstance(delivery, Coroutine):
+                if is_coroutine(delivery):
                     result = await _timed(delivery, scope, instance.timeout)
                 else:
                     scope.deadline = anyio.current_time() + instance.timeout
