@@ -25,7 +25,12 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     # "not >" also refuses NaN, which compares false with everything.
     if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+        raise ConfigError(f"must be a number of seconds > 0, got {value!r}", path=attribute.name)
+
+
+def _not_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:
+        raise ConfigError(f"must be a number of seconds >= 0, got {value!r}", path=attribute.name)
 
 
 @attrs.frozen
@@ -36,7 +41,7 @@ class UserResolverConfig:
     action: str
     params: dict[str, Any] = attrs.field(factory=dict)
     mapping: dict[str, str] = attrs.field(factory=dict)
-    cache_ttl: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
+    cache_ttl: float = attrs.field(default=300.0, validator=_not_negative)
 
 
 @attrs.frozen
@@ -60,7 +65,9 @@ class ChannelConfig:
     @overflow.validator
     def _check_overflow(self, _: attrs.Attribute[str], value: str) -> None:
         if value not in ("truncate", "split"):
-            raise ValueError(f"overflow must be 'truncate' or 'split', got {value!r}")
+            raise ConfigError(
+                f"unknown overflow {value!r} (accepted: truncate, split)", path="overflow"
+            )
 
 
 @attrs.frozen

@@ -3,20 +3,25 @@
 Every error the library raises on purpose derives from :class:`NotifyError`::
 
     NotifyError
-    ├── ConfigError            a config field is missing, unknown or invalid (names the path)
+    ├── ConfigError            bad input: a config field or an argument is missing, unknown
+    │   │                      or invalid (``path`` names it; the text says what is accepted)
+    │   ├── TimeExpressionError    a time expression is not understood (lists the forms)
+    │   └── InvalidJobError        a job argument is invalid (also a SchedulerError)
     ├── ExpressionError        a threshold expression does not compile (names the column)
-    ├── TimeExpressionError    a time expression is not understood (lists the accepted forms)
     ├── DeliveryError          a delivery could not even be attempted
     │   └── ChannelNotFoundError   no channel instance or type by that name
-    ├── ResolverError          a user_resolver found no address (channels.resolver; logged,
-    │                          the delivery goes on)
+    ├── ResolverError          a user_resolver found no address (logged; the delivery goes on)
     ├── StoreError             a storage backend failed or holds data it cannot read
     ├── SchedulerError         a scheduler request cannot be carried out (wrong job state)
-    │   ├── InvalidJobError    a job parameter is invalid; nothing was created or changed
+    │   ├── InvalidJobError    (see above: bad input to the scheduler)
     │   └── JobNotFoundError   no job by that id (in that app)
     └── WatcherError           a watcher request was refused
         ├── WatcherNotFoundError   no watcher by that id (in that app)
         └── ToolNotAllowedError    the host's policy does not let the tool run unattended
+
+Bad input is always a :class:`ConfigError`, whichever component refuses it, so one
+``except ConfigError`` catches it everywhere; its ``path`` names the field or argument
+(``channels.alerts.config.url``, ``output_channel``, ``tool_params``).
 
 Errors never carry a resolved secret: messages are built from config paths and
 redacted values, not from the values themselves.
@@ -34,6 +39,7 @@ __all__ = [
     "InvalidJobError",
     "JobNotFoundError",
     "NotifyError",
+    "ResolverError",
     "SchedulerError",
     "StoreError",
     "TimeExpressionError",
@@ -64,9 +70,9 @@ class ConfigError(NotifyError, ValueError):
         return (_rebuild, (type(self), (self.reason,), {"path": self.path}))
 
     def with_prefix(self, prefix: str) -> ConfigError:
-        """Return the same error with ``prefix`` prepended to its path."""
+        """Return the same error (same class) with ``prefix`` prepended to its path."""
         path = f"{prefix}.{self.path}" if self.path else prefix
-        return ConfigError(self.reason, path=path)
+        return type(self)(self.reason, path=path)
 
 
 class ExpressionError(NotifyError, ValueError):
@@ -81,8 +87,12 @@ class ExpressionError(NotifyError, ValueError):
         return (_rebuild, (type(self), self.args, {"column": self.column, "text": self.text}))
 
 
-class TimeExpressionError(NotifyError, ValueError):
-    """A time expression could not be understood; the message lists the accepted forms."""
+class TimeExpressionError(ConfigError):
+    """A time expression could not be understood; the message lists the accepted forms.
+
+    Raised by :func:`~digitorn_notify.timeexpr.parse_time_expression` without a path;
+    the scheduler gives it the argument's name (``when``, ``cron``).
+    """
 
 
 class DeliveryError(NotifyError):
@@ -93,6 +103,11 @@ class ChannelNotFoundError(DeliveryError, LookupError):
     """No channel instance or channel type is known under the given name."""
 
 
+class ResolverError(NotifyError, LookupError):
+    """A ``user_resolver`` lookup found no usable address (no row, no mapped field, a
+    refused id). The registry logs it and delivers with the explicit config."""
+
+
 class StoreError(NotifyError):
     """A storage backend failed, or holds data this version cannot read."""
 
@@ -101,10 +116,11 @@ class SchedulerError(NotifyError):
     """A scheduler request cannot be carried out (for example, resuming a cancelled job)."""
 
 
-class InvalidJobError(SchedulerError, ValueError):
-    """A job parameter is invalid; the message names it and what is accepted.
+class InvalidJobError(ConfigError, SchedulerError):
+    """A job argument is invalid; ``path`` names it and the text says what is accepted.
 
-    Nothing was created or changed.
+    A :class:`ConfigError` like every refusal of bad input (and a
+    :class:`SchedulerError`, as it always was). Nothing was created or changed.
     """
 
 

@@ -136,13 +136,17 @@ async def test_secret_in_on_start_error_is_redacted(monkeypatch: pytest.MonkeyPa
     ("channels", "path", "fragment"),
     [
         ({"x": {"type": "nope"}}, "channels.x.type", "unknown channel type 'nope'"),
-        ({"x": {"config": {}}}, "channels.x.type", "required field missing"),
-        ({"x": {"type": "leaky", "confg": {}}}, "channels.x", "extra fields found (confg)"),
+        ({"x": {"config": {}}}, "channels.x.type", "missing required field"),
+        (
+            {"x": {"type": "leaky", "confg": {}}},
+            "channels.x.confg",
+            "unknown key 'confg' (did you mean 'config'?)",
+        ),
         ({"x": {"type": "leaky"}}, "channels.x.config.url", "missing required field (Endpoint)"),
         (
             {"x": {"type": "leaky", "config": {"url": "u", "verb": 1}}},
             "channels.x.config.verb",
-            "unknown field",
+            "unknown key 'verb'; accepted: headers, port, url",
         ),
         (
             {"x": {"type": "leaky", "config": {"url": "{{env.NOT_SET_ANYWHERE}}"}}},
@@ -171,8 +175,29 @@ async def test_secret_in_on_start_error_is_redacted(monkeypatch: pytest.MonkeyPa
         ),
         (
             {"x": {"type": "leaky", "config": {"url": "u"}, "delivery_timeout": -1}},
-            "channels.x",
-            "delivery_timeout must be > 0",
+            "channels.x.delivery_timeout",
+            "must be a number of seconds > 0, got -1.0",
+        ),
+        # Values that used to pass deploy and then fail every delivery (issue 11).
+        (
+            {"x": {"type": "leaky", "config": {"url": "u"}, "delivery_timeout": True}},
+            "channels.x.delivery_timeout",
+            "expected a number, got bool",
+        ),
+        (
+            {"x": {"type": "leaky", "config": {"url": "u"}, "delivery_timeout": float("nan")}},
+            "channels.x.delivery_timeout",
+            "expected a finite number, got nan",
+        ),
+        (
+            {"x": {"type": "leaky", "config": {"url": "u"}, "overflow": "wrap"}},
+            "channels.x.overflow",
+            "unknown overflow 'wrap' (accepted: truncate, split)",
+        ),
+        (
+            {"x": {"type": "leaky", "config": {"url": "u"}, "fallback": ["log"]}},
+            "channels.x.fallback",
+            "expected a string, got list",
         ),
         ({"bad name!": {"type": "log"}}, "channels.bad name!", "a channel name is letters"),
         ({"x": "log"}, "channels.x", "must be a mapping with a 'type'"),
@@ -187,6 +212,78 @@ async def test_config_errors_name_the_path(channels: Any, path: str, fragment: s
     assert fragment in str(info.value)
     assert str(info.value).startswith(f"{path}: ")
     assert reg.instances("app") == {}
+
+
+WEBHOOK_KEYS = (
+    "allowed_hosts, headers, idempotency_header, max_concurrency, method, payload_template,"
+    " timeout, url, verify_ssl"
+)
+BLOCK_KEYS = "config, delivery_timeout, fallback, overflow, type, user_resolver"
+
+
+@pytest.mark.parametrize(
+    ("block", "path", "reason"),
+    [
+        (
+            {"type": "webhook", "config": {"ulr": "http://127.0.0.1/"}},
+            "channels.alerts.config.ulr",
+            f"unknown key 'ulr' (did you mean 'url'?); accepted: {WEBHOOK_KEYS}",
+        ),
+        (
+            {"type": "webhook", "config": {"url": "http://127.0.0.1/"}, "fallbak": "log"},
+            "channels.alerts.fallbak",
+            f"unknown key 'fallbak' (did you mean 'fallback'?); accepted: {BLOCK_KEYS}",
+        ),
+        (
+            {"type": "webhook", "config": {"url": "http://127.0.0.1/", "timout": 5}},
+            "channels.alerts.config.timout",
+            f"unknown key 'timout' (did you mean 'timeout'?); accepted: {WEBHOOK_KEYS}",
+        ),
+        # A plugin that only declares config_schema() reads the same way.
+        (
+            {"type": "leaky", "config": {"ulr": "http://127.0.0.1/"}},
+            "channels.alerts.config.ulr",
+            "unknown key 'ulr' (did you mean 'url'?); accepted: headers, port, url",
+        ),
+        (
+            {"type": "leaky", "config": {"url": "u", "prot": 1}},
+            "channels.alerts.config.prot",
+            "unknown key 'prot' (did you mean 'port'?); accepted: headers, port, url",
+        ),
+        # Nothing close: no suggestion, still the list.
+        (
+            {"type": "log", "config": {"zzz": 1}},
+            "channels.alerts.config.zzz",
+            "unknown key 'zzz'; accepted: format, include_data, level, logger_name",
+        ),
+    ],
+)
+async def test_misspelled_keys_are_reported_one_way(
+    block: dict[str, Any], path: str, reason: str
+) -> None:
+    """ulr, fallbak and timout used to be reported three different ways (issue 10)."""
+    with pytest.raises(ConfigError) as info:
+        await registry().deploy_app("app", {"alerts": block})
+    assert (info.value.path, info.value.reason) == (path, reason)
+    assert str(info.value) == f"{path}: {reason}"
+
+
+async def test_every_problem_of_a_block_is_in_one_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        await registry().deploy_app(
+            "app",
+            {
+                "alerts": {
+                    "type": "webhook",
+                    "config": {"url": "http://127.0.0.1/", "timeout": "x", "max_concurrency": True},
+                }
+            },
+        )
+    assert info.value.path == "channels.alerts.config.timeout"
+    # The others are named relative to the block the first one's path is in.
+    assert info.value.reason == (
+        "expected a number, got str (and 1 more: max_concurrency: expected a whole number, got bool)"
+    )
 
 
 async def test_failed_deploy_keeps_the_previous_one() -> None:

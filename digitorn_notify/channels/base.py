@@ -4,6 +4,14 @@ A channel subclass sets ``CHANNEL_ID``, ``CHANNEL_NAME``, ``CHANNEL_VERSION`` (a
 ``CHANNEL_DESCRIPTION``) and implements ``deliver(app_id, payload, config)``; every
 other member has a working default. The registry creates one instance per channel
 block of an app, with the resolved block in :attr:`BaseOutputChannel.channel_config`.
+
+A channel describes its config block in one of two ways. The spec's way is
+``config_schema()`` (``{"required": {...}, "optional": {...}}``), which the default
+``validate_config()`` checks keys against. The typed way, which the built-in channels
+use, is an attrs class in ``CONFIG_CLASS``: the block is structured into it (so
+types and values are checked too), the result is :attr:`structured_config`, and
+``config_schema()`` is derived from the class. Both report errors the same way: the
+field's path, an unknown key with the closest accepted one, the accepted keys.
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ import abc
 import html
 from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
+from digitorn_notify._convert import structure, unknown_key
+from digitorn_notify.channels._schema import schema_of
 from digitorn_notify.channels.health import HealthTracker
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.errors import ConfigError
@@ -32,6 +42,8 @@ __all__ = ["BaseOutputChannel", "ConfigSchema", "RecipientContext"]
 
 #: ``{"required": {field: description}, "optional": {field: description}}``
 ConfigSchema = Mapping[str, Mapping[str, str]]
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -52,6 +64,12 @@ class BaseOutputChannel(abc.ABC):
     CHANNEL_NAME: ClassVar[str] = ""
     CHANNEL_VERSION: ClassVar[str] = "0.0.0"
     CHANNEL_DESCRIPTION: ClassVar[str] = ""
+    #: An attrs class the config block is structured into (see the module docstring);
+    #: ``None`` checks the block against :meth:`config_schema` instead.
+    CONFIG_CLASS: ClassVar[type[Any] | None] = None
+    #: An attrs class describing the per-delivery config, for
+    #: :meth:`per_delivery_config_schema`.
+    PER_DELIVERY_CONFIG_CLASS: ClassVar[type[Any] | None] = None
 
     def __init__(
         self,
@@ -67,6 +85,8 @@ class BaseOutputChannel(abc.ABC):
         self.app_id: str | None = app_id
         #: The registry's clock (set when the registry creates the instance).
         self.clock: Clock = SystemClock()
+        #: ``channel_config`` structured into ``CONFIG_CLASS`` by :meth:`validate_config`.
+        self.structured_config: Any = None
         self._health = HealthTracker()
 
     # -- required --------------------------------------------------------------------
@@ -89,34 +109,57 @@ class BaseOutputChannel(abc.ABC):
         return ChannelCapabilities()
 
     def config_schema(self) -> ConfigSchema:
-        """Required and optional fields of the channel's config block."""
-        return {}
+        """Required and optional fields of the channel's config block.
+
+        Derived from ``CONFIG_CLASS`` when it is set; empty otherwise.
+        """
+        return {} if self.CONFIG_CLASS is None else schema_of(self.CONFIG_CLASS)
 
     def per_delivery_config_schema(self) -> ConfigSchema:
-        """Fields a job, watcher or caller may set per delivery (``output_config``)."""
-        return {}
+        """Fields a job, watcher or caller may set per delivery (``output_config``).
+
+        Derived from ``PER_DELIVERY_CONFIG_CLASS`` when it is set; empty otherwise.
+        """
+        cls = self.PER_DELIVERY_CONFIG_CLASS
+        return {} if cls is None else schema_of(cls)
 
     def validate_config(self) -> Awaitable[None] | None:
-        """Check ``channel_config`` against :meth:`config_schema`.
+        """Check ``channel_config``: structure it into ``CONFIG_CLASS``, or check its
+        keys against :meth:`config_schema`.
 
         Raises :class:`ConfigError` whose ``path`` is the field name; the registry
-        prefixes it with ``channels.<name>.config``. Subclasses may extend this (and
-        may make it ``async`` for checks that need I/O), calling ``super()`` first.
+        prefixes it with ``channels.<name>.config``. An unknown key is reported
+        before a missing one (a misspelled key is usually both) with the closest
+        accepted key and the accepted list. Subclasses may extend this (and may make
+        it ``async`` for checks that need I/O), calling ``super()`` first.
         """
+        if self.CONFIG_CLASS is not None:
+            self.structured_config = structure(self.channel_config, self.CONFIG_CLASS)
+            return None
         schema = self.config_schema()
         required = schema.get("required", {})
         optional = schema.get("optional", {})
-        for field, description in required.items():
-            value = self.channel_config.get(field)
-            if value is None or value == "":
-                raise ConfigError(f"missing required field ({description})", path=field)
         if required or optional:
             known = set(required) | set(optional)
             for field in self.channel_config:
                 if field not in known:
-                    accepted = ", ".join(sorted(known))
-                    raise ConfigError(f"unknown field (accepted: {accepted})", path=field)
+                    raise ConfigError(unknown_key(field, known), path=str(field))
+        for field, description in required.items():
+            value = self.channel_config.get(field)
+            if value is None or value == "":
+                raise ConfigError(f"missing required field ({description})", path=field)
         return None
+
+    def _structured(self, cls: type[T]) -> T:
+        """:attr:`structured_config`, structuring ``channel_config`` on first use.
+
+        For channels created without :meth:`validate_config` (a type id used
+        directly, a channel built by hand in a test).
+        """
+        current = self.structured_config
+        if not isinstance(current, cls):
+            current = self.structured_config = structure(self.channel_config, cls)
+        return current
 
     def sensitive_values(self) -> Iterable[str]:
         """Config values to mask wherever the instance's text is shown.

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 from digitorn_notify import (
+    AppriseChannel,
     BaseOutputChannel,
     ChannelCapabilities,
     ChannelPayload,
     ConfigError,
     DeliveryResult,
+    EmailChannel,
+    FakeClock,
+    LLMNotificationChannel,
+    LogChannel,
+    MemoryStore,
     RecipientContext,
     RetryPolicy,
+    WebhookChannel,
 )
+from digitorn_notify.channels.builtin import NotificationHub
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +99,93 @@ async def test_resolve_recipient_and_health_check_defaults() -> None:
     health = await channel.health_check()
     assert health.status == "ok"
     assert health.deliveries_total == 0
+
+
+def test_a_misspelled_key_is_named_before_the_missing_one() -> None:
+    class Schema(Minimal):
+        def config_schema(self) -> dict[str, dict[str, str]]:
+            return {"required": {"token": "API token"}, "optional": {"chat": "Chat"}}
+
+    with pytest.raises(ConfigError) as info:
+        Schema({"tokn": "t"}).validate_config()
+    assert info.value.path == "tokn"
+    assert info.value.reason == "unknown key 'tokn' (did you mean 'token'?); accepted: chat, token"
+
+
+@attrs.frozen(kw_only=True)
+class PagerConfig:
+    service_key: str = attrs.field(metadata={"description": "Pager service key"})
+    severity: str = attrs.field(
+        default="warning", metadata={"description": "info, warning or critical"}
+    )
+    retries: int = attrs.field(default=3, metadata={"description": "Attempts"})
+
+
+class Pager(Minimal):
+    """A plugin that declares its config as an attrs class, as the built-ins do."""
+
+    CONFIG_CLASS: ClassVar[type[Any]] = PagerConfig
+
+
+def test_a_config_class_gives_the_schema_and_a_typed_config() -> None:
+    channel = Pager({"service_key": "k", "retries": 5})
+    assert channel.config_schema() == {
+        "required": {"service_key": "Pager service key"},
+        "optional": {"severity": "info, warning or critical", "retries": "Attempts"},
+    }
+    channel.validate_config()
+    assert channel.structured_config == PagerConfig(service_key="k", retries=5)
+    with pytest.raises(ConfigError) as info:
+        Pager({"service_key": "k", "retries": "5"}).validate_config()
+    assert (info.value.path, info.value.reason) == ("retries", "expected a whole number, got str")
+    with pytest.raises(ConfigError) as info:
+        Pager({"servce_key": "k"}).validate_config()
+    assert info.value.path == "servce_key"
+    assert "did you mean 'service_key'?" in info.value.reason
+
+
+def test_built_in_schemas_come_from_their_config_classes() -> None:
+    """One source of truth: every field of a built-in's class is in its schema, and back."""
+    hub = NotificationHub(MemoryStore(), FakeClock())
+    channels: list[BaseOutputChannel] = [
+        WebhookChannel(),
+        EmailChannel(),
+        AppriseChannel(),
+        LogChannel(),
+        LLMNotificationChannel(hub=hub),
+    ]
+    for channel in channels:
+        assert channel.CONFIG_CLASS is not None
+        fields = attrs.fields(channel.CONFIG_CLASS)
+        schema = channel.config_schema()
+        described_fields = {**schema.get("required", {}), **schema.get("optional", {})}
+        assert set(described_fields) == {f.name for f in fields}, channel
+        assert all(described_fields.values()), channel
+        assert set(schema.get("required", {})) == {
+            f.name for f in fields if f.default is attrs.NOTHING
+        }
+    assert WebhookChannel().config_schema()["required"] == {"url": "Target URL (http or https)"}
+    assert set(EmailChannel().config_schema()["required"]) == {"smtp_host", "from_address"}
+    assert LogChannel().config_schema().get("required") is None
+    assert LLMNotificationChannel(hub=hub).config_schema() == {}
+    assert set(WebhookChannel().per_delivery_config_schema()["optional"]) == {
+        "url",
+        "headers",
+        "payload",
+        "idempotency_key",
+    }
+    assert set(EmailChannel().per_delivery_config_schema()["optional"]) == {
+        "to_address",
+        "recipient_name",
+        "cc",
+        "bcc",
+        "reply_to",
+    }
+    assert AppriseChannel().per_delivery_config_schema() == {
+        "optional": {"tags": "Only targets with one of these tags"}
+    }
+    assert LLMNotificationChannel(hub=hub).per_delivery_config_schema() == {
+        "optional": {
+            "session_id": "Session whose consumers receive it (default: the delivery's session)"
+        }
+    }

@@ -333,6 +333,18 @@ async def test_recipient_from_the_user_resolver(smtp: dict[str, Any]) -> None:
         ({"to_address": "not-an-address"}, "to_address", "is not an email address"),
         ({"from_address": "a@b.c\r\nBcc: x@y.z"}, "from_address", "is not an email address"),
         ({"html": "yes"}, "html", "true or false"),
+        ({"smtp_port": "587"}, "smtp_port", "expected a whole number, got str"),
+        ({"from_address": "a@b.c, d@e.f"}, "from_address", "must be one email address"),
+        ({"to_address": ["a@b.c", 3]}, "to_address", "expected an address (a string), got int"),
+        ({"cc": {"a": "b"}}, "cc", "an address or a list of addresses"),
+        ({"tiemout": 5}, "tiemout", "unknown key 'tiemout' (did you mean 'timeout'?)"),
+        # Values that used to pass deploy and then fail every delivery (issue 11).
+        ({"smtp_host": ["a.example", "b.example"]}, "smtp_host", "expected a string, got list"),
+        ({"smtp_host": "smtp example"}, "smtp_host", "must be a host name"),
+        ({"timeout": float("nan")}, "timeout", "expected a finite number, got nan"),
+        ({"timeout": float("-inf")}, "timeout", "expected a finite number, got -inf"),
+        ({"timeout": 0}, "timeout", "must be a finite number > 0"),
+        ({"timeout": False}, "timeout", "expected a number, got bool"),
     ],
 )
 async def test_config_errors(config: dict[str, Any], path: str, fragment: str) -> None:

@@ -72,6 +72,8 @@ async def test_text_with_data(caplog: pytest.LogCaptureFixture) -> None:
         ({"format": "xml"}, "channels.audit.config.format"),
         ({"include_data": "yes"}, "channels.audit.config.include_data"),
         ({"colour": "red"}, "channels.audit.config.colour"),
+        ({"logger_name": "a\nb"}, "channels.audit.config.logger_name"),
+        ({"level": 20}, "channels.audit.config.level"),
     ],
 )
 async def test_invalid_config(config: dict[str, object], path: str) -> None:

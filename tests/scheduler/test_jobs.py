@@ -91,7 +91,7 @@ def test_stored_data_is_plain_json() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"status": "sleeping"}, "'sleeping' is not a valid JobStatus) @ $.status"),
+        ({"status": "sleeping"}, "'sleeping' is not one of: 'active'"),
         ({"colour": "blue"}, "extra fields found (colour)"),
         ({"schedule": {"kind": "lunar"}}, "schedule kind 'lunar' is not one of"),
         ({"schedule": {"kind": "cron", "expression": "61 * * * *"}}, "minute field '61'"),

@@ -37,7 +37,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 
-from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema
+from digitorn_notify.channels.base import BaseOutputChannel
+from digitorn_notify.channels.builtin._configs import AppriseConfig, AppriseDeliveryConfig
 from digitorn_notify.channels.context import current_delivery
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
@@ -125,6 +126,8 @@ class AppriseChannel(BaseOutputChannel):
     CHANNEL_NAME: ClassVar[str] = "Apprise"
     CHANNEL_VERSION: ClassVar[str] = "1.0.0"
     CHANNEL_DESCRIPTION: ClassVar[str] = "Any Apprise service URL (optional extra 'apprise')"
+    CONFIG_CLASS: ClassVar[type[Any]] = AppriseConfig
+    PER_DELIVERY_CONFIG_CLASS: ClassVar[type[Any]] = AppriseDeliveryConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -132,20 +135,10 @@ class AppriseChannel(BaseOutputChannel):
         self._pending: OrderedDict[str, list[Any]] = OrderedDict()
         self._redactor = Redactor(self.sensitive_values())
 
-    def config_schema(self) -> ConfigSchema:
-        """``urls`` is required."""
-        return {
-            "required": {"urls": "Apprise URLs: strings, or {url, tags} mappings"},
-            "optional": {
-                "tags": "Default tag filter: only targets with one of these tags",
-                "throttle": "Keep Apprise's per-service throttle (default false)",
-                "timeout": "Seconds Apprise may spend on one call (default: no limit)",
-            },
-        }
-
-    def per_delivery_config_schema(self) -> ConfigSchema:
-        """The tag filter may be set per delivery."""
-        return {"optional": {"tags": "Only targets with one of these tags"}}
+    @property
+    def settings(self) -> AppriseConfig:
+        """The checked config block (see :class:`AppriseConfig`)."""
+        return self._structured(AppriseConfig)
 
     def capabilities(self) -> ChannelCapabilities:
         """Apprise converts HTML for text-only services and sends attachments."""
@@ -160,6 +153,7 @@ class AppriseChannel(BaseOutputChannel):
         return RetryPolicy(max_retries=3, backoff_base=2.0, backoff_max=30.0)
 
     def _entries(self) -> list[tuple[str, list[str]]]:
+        # Read leniently: sensitive_values() runs before the config is checked.
         urls = self.channel_config.get("urls")
         if isinstance(urls, str):
             urls = [urls]
@@ -180,9 +174,7 @@ class AppriseChannel(BaseOutputChannel):
     def validate_config(self) -> None:
         """Build the ``Apprise`` object: every URL must be one Apprise understands."""
         super().validate_config()
-        urls = self.channel_config.get("urls")
-        if not isinstance(urls, str | list) or not urls:
-            raise ConfigError("must be an Apprise URL or a list of them", path="urls")
+        settings = self.settings
         module = import_apprise()
         # Apprise logs each URL it loads (at DEBUG, not masking every plugin's tokens),
         # and requests' urllib3 logs request paths: mask ours from the first call on.
@@ -192,19 +184,21 @@ class AppriseChannel(BaseOutputChannel):
                 logging.getLogger(name).addFilter(LOG_FILTER)
         asset = module.AppriseAsset(async_mode=True)
         manager = module.Apprise(asset=asset)
-        throttle = bool(self.channel_config.get("throttle", False))
-        for index, (url, tags) in enumerate(self._entries()):
+        for index, target in enumerate(settings.urls):
             with _quiet():
-                service = module.Apprise.instantiate(url, asset=asset, tag=tags or None)
+                service = module.Apprise.instantiate(
+                    target.url, asset=asset, tag=target.tags or None
+                )
             if service is None:
                 raise ConfigError(
-                    f"not a valid Apprise URL ({_shown(url)}); see Apprise's list of services",
+                    f"not a valid Apprise URL ({_shown(target.url)}); see Apprise's list of"
+                    " services",
                     path=f"urls[{index}]",
                 )
             # Our registry retries with backoff and Retry-After; Apprise must not retry
             # or sleep on its own (its default throttle is a fixed sleep per request).
             service.retry = 0
-            if not throttle:
+            if not settings.throttle:
                 service.request_rate_per_sec = 0
             manager.add(service)
         self._apprise = manager
@@ -229,7 +223,7 @@ class AppriseChannel(BaseOutputChannel):
             "notify_type": _NOTIFY_TYPES.get(payload.priority.value, "info"),
             "body_format": "html" if payload.rich_message else "text",
         }
-        tags = config.get("tags", self.channel_config.get("tags"))
+        tags = config.get("tags", self.settings.tags)
         if tags:
             kwargs["tag"] = [tags] if isinstance(tags, str) else list(tags)
         attachments: list[Any] = []
@@ -247,9 +241,9 @@ class AppriseChannel(BaseOutputChannel):
                 attachments.append(attachment.path)
         if attachments:
             kwargs["attach"] = attachments
-        timeout = self.channel_config.get("timeout")
-        if timeout:
-            kwargs["timeout"] = float(timeout)
+        timeout = self.settings.timeout
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         return kwargs
 
     async def deliver(

@@ -26,6 +26,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from digitorn_notify._convert import converter
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
+from digitorn_notify.channels.builtin._configs import (
+    LLMNotificationConfig,
+    LLMNotificationDeliveryConfig,
+)
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
@@ -275,6 +279,9 @@ class LLMNotificationChannel(BaseOutputChannel):
         "Push to the agent's conversation; buffer while no consumer is connected"
     )
 
+    CONFIG_CLASS: ClassVar[type[Any]] = LLMNotificationConfig
+    PER_DELIVERY_CONFIG_CLASS: ClassVar[type[Any]] = LLMNotificationDeliveryConfig
+
     def __init__(self, *args: Any, hub: NotificationHub, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hub = hub
@@ -287,10 +294,6 @@ class LLMNotificationChannel(BaseOutputChannel):
             supports_threading=True,
             supported_formats=["text", "html", "markdown", "json"],
         )
-
-    def per_delivery_config_schema(self) -> dict[str, dict[str, str]]:
-        """``session_id`` selects the session (defaults to the delivery's session)."""
-        return {"optional": {"session_id": "Session whose consumers receive it"}}
 
     def retry_policy(self) -> RetryPolicy:
         """Local and in-memory: nothing to retry."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -40,14 +40,17 @@ from typing import Any, ClassVar
 import anyio
 import attrs
 
-from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema
+from digitorn_notify.channels.base import BaseOutputChannel
+from digitorn_notify.channels.builtin._configs import (
+    EmailConfig,
+    EmailDeliveryConfig,
+    addresses,
+)
 from digitorn_notify.channels.context import current_delivery
-from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 
 __all__ = ["EmailChannel"]
 
-_SECURITY = {"starttls": 587, "tls": 465, "none": 25}
 _SUBJECT_LIMIT = 200
 _PRIORITY_HEADERS = {"critical": ("1", "high"), "high": ("2", "high"), "low": ("5", "low")}
 
@@ -67,49 +70,13 @@ class EmailChannel(BaseOutputChannel):
     CHANNEL_VERSION: ClassVar[str] = "1.0.0"
     CHANNEL_DESCRIPTION: ClassVar[str] = "Email through an SMTP server (STARTTLS or TLS)"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        config = self.channel_config
-        self.security = str(config.get("security", "starttls")).lower()
-        self.host = str(config.get("smtp_host") or "")
-        self.port = config.get("smtp_port", _SECURITY.get(self.security, 587))
-        self.timeout = config.get("timeout", 30)
+    CONFIG_CLASS: ClassVar[type[Any]] = EmailConfig
+    PER_DELIVERY_CONFIG_CLASS: ClassVar[type[Any]] = EmailDeliveryConfig
 
-    def config_schema(self) -> ConfigSchema:
-        """``smtp_host`` and ``from_address`` are required."""
-        return {
-            "required": {
-                "smtp_host": "SMTP server host name",
-                "from_address": "Sender address",
-            },
-            "optional": {
-                "smtp_port": "Port (default 587 for starttls, 465 for tls, 25 for none)",
-                "security": "starttls (default), tls (implicit TLS) or none",
-                "username": "SMTP login (with password)",
-                "password": "SMTP password (use {{secret.NAME}})",
-                "from_name": "Sender display name",
-                "to_address": "Default recipient(s): an address or a list",
-                "cc": "Default Cc recipient(s)",
-                "bcc": "Default Bcc recipient(s)",
-                "reply_to": "Reply-To address",
-                "html": "Add an HTML alternative part (default true)",
-                "timeout": "Connection and command timeout in seconds (default 30)",
-                "verify_ssl": "Verify the server's certificate (default true)",
-                "ca_file": "CA bundle to verify the server with (an internal CA)",
-            },
-        }
-
-    def per_delivery_config_schema(self) -> ConfigSchema:
-        """Recipients may be set per delivery (or by a ``user_resolver``)."""
-        return {
-            "optional": {
-                "to_address": "Recipient address(es), replacing the default",
-                "recipient_name": "Display name of a single recipient",
-                "cc": "Cc address(es)",
-                "bcc": "Bcc address(es), not shown to other recipients",
-                "reply_to": "Reply-To address",
-            }
-        }
+    @property
+    def settings(self) -> EmailConfig:
+        """The checked config block (see :class:`EmailConfig`)."""
+        return self._structured(EmailConfig)
 
     def capabilities(self) -> ChannelCapabilities:
         """Email renders HTML, carries attachments and threads by ``References``."""
@@ -123,32 +90,7 @@ class EmailChannel(BaseOutputChannel):
     def sensitive_values(self) -> Iterable[str]:
         """The SMTP password."""
         password = self.channel_config.get("password")
-        return [str(password)] if password else []
-
-    def validate_config(self) -> None:
-        """Check the security mode, port, addresses and flags."""
-        super().validate_config()
-        config = self.channel_config
-        if self.security not in _SECURITY:
-            raise ConfigError(
-                f"unknown security {config.get('security')!r} (accepted: starttls, tls, none)",
-                path="security",
-            )
-        port = self.port
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError("must be a port number (1-65535)", path="smtp_port")
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):
-            raise ConfigError("must be a number of seconds", path="timeout")
-        if bool(config.get("username")) != bool(config.get("password")):
-            raise ConfigError("username and password go together", path="password")
-        for field in ("from_address", "to_address", "cc", "bcc", "reply_to"):
-            try:
-                _addresses(config.get(field), field)
-            except ValueError as exc:
-                raise ConfigError(str(exc), path=field) from None
-        for field in ("html", "verify_ssl"):
-            if not isinstance(config.get(field, True), bool):
-                raise ConfigError("must be true or false", path=field)
+        return [password] if isinstance(password, str) and password else []
 
     # -- building the message ------------------------------------------------------
 
@@ -161,19 +103,19 @@ class EmailChannel(BaseOutputChannel):
     def _envelope(
         self, app_id: str, payload: ChannelPayload, config: Mapping[str, Any]
     ) -> _Envelope:
-        defaults = self.channel_config
-        to = _addresses(config.get("to_address", defaults.get("to_address")), "to_address")
-        cc = _addresses(config.get("cc", defaults.get("cc")), "cc")
-        bcc = _addresses(config.get("bcc", defaults.get("bcc")), "bcc")
+        defaults = self.settings
+        to = _override(config, "to_address", defaults.to_address)
+        cc = _override(config, "cc", defaults.cc)
+        bcc = _override(config, "bcc", defaults.bcc)
         if not (to or cc or bcc):
             raise ValueError(
                 "no recipient: set to_address in the channel config, per delivery, "
                 "or through a user_resolver"
             )
-        sender = _addresses(defaults.get("from_address"), "from_address")[0]
+        sender = defaults.sender
         message = EmailMessage()
         message["Subject"] = _subject(payload)
-        message["From"] = formataddr((_one_line(defaults.get("from_name") or ""), sender))
+        message["From"] = formataddr((_one_line(defaults.from_name), sender))
         name = config.get("recipient_name")
         if to:
             message["To"] = (
@@ -181,7 +123,7 @@ class EmailChannel(BaseOutputChannel):
             )
         if cc:
             message["Cc"] = cc
-        reply_to = _addresses(config.get("reply_to", defaults.get("reply_to")), "reply_to")
+        reply_to = _override(config, "reply_to", defaults.reply_to)
         if reply_to:
             message["Reply-To"] = reply_to
         message["Date"] = format_datetime(self.clock.now())
@@ -199,7 +141,7 @@ class EmailChannel(BaseOutputChannel):
             message["Importance"] = importance
         message["X-Digitorn-App"] = _one_line(app_id)
         message.set_content(_plain_text(payload))
-        if defaults.get("html", True):
+        if defaults.html:
             message.add_alternative(self.format_rich(payload), subtype="html")
         for attachment in payload.attachments:
             if attachment.url is not None:
@@ -266,23 +208,24 @@ class EmailChannel(BaseOutputChannel):
         )
 
     def _send(self, envelope: _Envelope) -> dict[str, Any]:
-        config = self.channel_config
-        ca_file = config.get("ca_file")
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        if not config.get("verify_ssl", True):
+        config = self.settings
+        context = ssl.create_default_context(cafile=config.ca_file or None)
+        if not config.verify_ssl:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        timeout = float(self.timeout)
+        security = config.security.lower()
         smtp: smtplib.SMTP
-        if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(self.host, int(self.port), timeout=timeout, context=context)
+        if security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                config.smtp_host, config.port, timeout=config.timeout, context=context
+            )
         else:
-            smtp = smtplib.SMTP(self.host, int(self.port), timeout=timeout)
+            smtp = smtplib.SMTP(config.smtp_host, config.port, timeout=config.timeout)
         with smtp:
-            if self.security == "starttls":
+            if security == "starttls":
                 smtp.starttls(context=context)
-            if config.get("username"):
-                smtp.login(str(config["username"]), str(config["password"]))
+            if config.username and config.password:
+                smtp.login(config.username, config.password)
             return smtp.send_message(
                 envelope.message, from_addr=envelope.sender, to_addrs=envelope.recipients
             )
@@ -314,25 +257,6 @@ def _plain_text(payload: ChannelPayload) -> str:
     return text
 
 
-def _addresses(value: Any, field: str) -> list[str]:
-    """A list of addresses from a string (comma-separated allowed) or a list."""
-    if value is None or value == "":
-        return []
-    items: Sequence[Any]
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, list | tuple):
-        items = value
-    else:
-        raise ValueError(  # noqa: TRY004 - callers turn ValueError into a config error
-            f"{field} must be an address or a list of addresses"
-        )
-    addresses = []
-    for item in items:
-        address = str(item).strip()
-        if not address:
-            continue
-        if "@" not in address or any(c in address for c in '\r\n<>"') or " " in address:
-            raise ValueError(f"{field}: {address!r} is not an email address")
-        addresses.append(address)
-    return addresses
+def _override(config: Mapping[str, Any], field: str, default: list[str]) -> list[str]:
+    """A per-delivery address field when given, else the channel's default."""
+    return addresses(config[field], field) if field in config else default

@@ -29,7 +29,14 @@ from typing import Any, ClassVar
 import httpx
 
 from digitorn_notify._version import __version__
-from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema
+from digitorn_notify.channels.base import BaseOutputChannel
+from digitorn_notify.channels.builtin._configs import (
+    DEFAULT_MAX_CONCURRENCY,
+    MAX_CONCURRENCY,
+    WebhookConfig,
+    WebhookDeliveryConfig,
+    check_url,
+)
 from digitorn_notify.channels.builtin._http import (
     OverrideRedactor,
     ShardedTransport,
@@ -45,15 +52,12 @@ from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, Deliver
 from digitorn_notify.retry import RetryPolicy
 from digitorn_notify.templates import PayloadTemplate, json_bytes
 
-__all__ = ["WebhookChannel", "default_body"]
+__all__ = ["MAX_CONCURRENCY", "WebhookChannel", "default_body"]
 
 logger = logging.getLogger("digitorn_notify.channels.webhook")
 
-_METHODS = ("POST", "PUT", "PATCH")
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
 _BODY_SNIPPET = 200
-#: Requests of one instance in flight at once (see ShardedTransport).
-DEFAULT_MAX_CONCURRENCY = 64
 #: Connections per pool: httpcore's per-request work grows with the square of this.
 SHARD_SIZE = 2
 
@@ -95,23 +99,25 @@ class WebhookChannel(BaseOutputChannel):
     CHANNEL_VERSION: ClassVar[str] = "1.0.0"
     CHANNEL_DESCRIPTION: ClassVar[str] = "HTTP POST/PUT/PATCH of a JSON body to any URL"
 
+    CONFIG_CLASS: ClassVar[type[Any]] = WebhookConfig
+    PER_DELIVERY_CONFIG_CLASS: ClassVar[type[Any]] = WebhookDeliveryConfig
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         config = self.channel_config
-        self.url: str = str(config.get("url") or "")
-        self.method: str = str(config.get("method", "POST")).upper()
-        headers = config.get("headers") or {}
+        # Read leniently here: sensitive_values() runs before the config is checked.
+        url = config.get("url")
+        self.url: str = url if isinstance(url, str) else ""
+        headers = config.get("headers")
         self.headers: dict[str, str] = (
             {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {}
         )
-        self._base_headers = _merge_headers(
-            {"User-Agent": f"digitorn-notify/{__version__}", "Content-Type": "application/json"},
-            self.headers,
-        )
-        self.timeout = config.get("timeout", 10)
-        self.verify_ssl = config.get("verify_ssl", True)
-        self.max_concurrency = config.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        self.idempotency_header = str(config.get("idempotency_header", "Idempotency-Key"))
+        self.method = "POST"
+        self.timeout = 10.0
+        self.verify_ssl: bool | str = True
+        self.max_concurrency = DEFAULT_MAX_CONCURRENCY
+        self.idempotency_header = "Idempotency-Key"
+        self._base_headers: dict[str, str] = {}
         self.template: PayloadTemplate | None = None
         self._client: httpx.AsyncClient | None = None
         self._transport: ShardedTransport | None = None
@@ -121,34 +127,10 @@ class WebhookChannel(BaseOutputChannel):
 
     # -- config --------------------------------------------------------------------
 
-    def config_schema(self) -> ConfigSchema:
-        """``url`` is required; the rest is optional."""
-        return {
-            "required": {"url": "Target URL (http or https)"},
-            "optional": {
-                "method": "POST (default), PUT or PATCH",
-                "headers": "HTTP headers sent with every request",
-                "timeout": "Request timeout in seconds (default 10)",
-                "verify_ssl": "Verify TLS certificates (default true), or a CA bundle path",
-                "payload_template": "JSON body template with {{message}}, {{title}} ... tokens",
-                "allowed_hosts": "Hosts a per-delivery url may target (default: url's host)",
-                "max_concurrency": (
-                    f"Requests in flight at once (default {DEFAULT_MAX_CONCURRENCY})"
-                ),
-                "idempotency_header": "Header carrying the delivery key (default Idempotency-Key)",
-            },
-        }
-
-    def per_delivery_config_schema(self) -> ConfigSchema:
-        """Overrides a job, watcher or caller may set."""
-        return {
-            "optional": {
-                "url": "Target URL (its host must be in allowed_hosts)",
-                "headers": "Headers merged over the configured ones",
-                "payload": "A JSON body (mapping or list) replacing the template",
-                "idempotency_key": "Key to send instead of the generated one",
-            }
-        }
+    @property
+    def settings(self) -> WebhookConfig:
+        """The checked config block (see :class:`WebhookConfig`)."""
+        return self._structured(WebhookConfig)
 
     def capabilities(self) -> ChannelCapabilities:
         """The whole payload goes into the JSON body: rich text and attachments included."""
@@ -168,45 +150,33 @@ class WebhookChannel(BaseOutputChannel):
         return [*url_secrets(self.url), *header_secrets(self.headers)] if self.url else []
 
     def validate_config(self) -> None:
-        """Check every field; errors name the field."""
+        """Structure the block into :class:`WebhookConfig` and compile the template."""
         super().validate_config()
-        config = self.channel_config
-        _check_url(self.url, "url")
-        if self.method not in _METHODS:
-            raise ConfigError(
-                f"unknown method {config.get('method')!r} (accepted: {', '.join(_METHODS)})",
-                path="method",
-            )
-        headers = config.get("headers")
-        if headers is not None and not isinstance(headers, Mapping):
-            raise ConfigError("must be a mapping of header names to values", path="headers")
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):
-            raise ConfigError("must be a number of seconds", path="timeout")
-        if self.timeout <= 0:
-            raise ConfigError("must be > 0", path="timeout")
-        if not isinstance(self.verify_ssl, bool | str):
-            raise ConfigError("must be true, false or a CA bundle path", path="verify_ssl")
-        if (
-            isinstance(self.max_concurrency, bool)
-            or not isinstance(self.max_concurrency, int)
-            or self.max_concurrency < 1
-        ):
-            raise ConfigError("must be an integer >= 1", path="max_concurrency")
-        allowed = config.get("allowed_hosts")
-        if allowed is not None and (
-            not isinstance(allowed, list) or not all(isinstance(h, str) for h in allowed)
-        ):
-            raise ConfigError("must be a list of host names", path="allowed_hosts")
-        template = config.get("payload_template")
-        if template is not None:
-            self.template = PayloadTemplate(template, path="payload_template")
+        self._configure(self.settings)
+
+    def _configure(self, settings: WebhookConfig) -> None:
+        self.url = settings.url
+        self.method = settings.method.upper()
+        self.headers = dict(settings.headers)
+        self._base_headers = _merge_headers(
+            {"User-Agent": f"digitorn-notify/{__version__}", "Content-Type": "application/json"},
+            self.headers,
+        )
+        self.timeout = settings.timeout
+        self.verify_ssl = settings.verify_ssl
+        self.max_concurrency = settings.max_concurrency
+        self.idempotency_header = settings.idempotency_header
+        template = settings.payload_template
+        self.template = (
+            None if template is None else PayloadTemplate(template, path="payload_template")
+        )
 
     @property
     def allowed_hosts(self) -> frozenset[str]:
         """Hosts a per-delivery ``url`` may target (lower-case)."""
-        allowed = self.channel_config.get("allowed_hosts")
-        if isinstance(allowed, list):
-            return frozenset(str(h).lower() for h in allowed)
+        allowed = self.settings.allowed_hosts
+        if allowed is not None:
+            return frozenset(h.lower() for h in allowed)
         host = httpx.URL(self.url).host if self.url else ""
         return frozenset({host.lower()}) if host else frozenset()
 
@@ -214,7 +184,7 @@ class WebhookChannel(BaseOutputChannel):
 
     async def on_start(self) -> None:
         """Open the pooled client."""
-        if self.template is None and self.channel_config.get("payload_template") is not None:
+        if not self._base_headers:  # created without validate_config (a type id used directly)
             self.validate_config()
         if isinstance(self.verify_ssl, str):
             # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
@@ -222,14 +192,14 @@ class WebhookChannel(BaseOutputChannel):
         else:
             verify = _ssl_context(bool(self.verify_ssl))
         transport = ShardedTransport(
-            concurrency=int(self.max_concurrency), shard_size=SHARD_SIZE, verify=verify
+            concurrency=self.max_concurrency, shard_size=SHARD_SIZE, verify=verify
         )
         # The client owns the pools and their lifetime. Requests are built here and handed
         # to its transport: the client's per-request layers (cookie jar, auth and redirect
         # flows, header merging) cost a quarter of the CPU of a request, and none applies
         # to a webhook (no cookies, auth is a header, redirects are refused).
         self._client = httpx.AsyncClient(
-            transport=transport, timeout=float(self.timeout), follow_redirects=False
+            transport=transport, timeout=self.timeout, follow_redirects=False
         )
         self._transport = transport
         self._extensions = {"timeout": self._client.timeout.as_dict()}
@@ -286,7 +256,7 @@ class WebhookChannel(BaseOutputChannel):
             response = await transport.handle_async_request(request)
         except httpx.TimeoutException as exc:
             return self._failure(
-                f"{shown}: timed out after {float(self.timeout):g}s ({type(exc).__name__})",
+                f"{shown}: timed out after {self.timeout:g}s ({type(exc).__name__})",
                 retryable=True,
             )
         except httpx.TransportError as exc:
@@ -303,7 +273,7 @@ class WebhookChannel(BaseOutputChannel):
         if not isinstance(override, str):
             return f"url override must be a string, got {type(override).__name__}"
         try:
-            _check_url(override, "url")
+            check_url(override, "url")
         except ConfigError as exc:
             return f"url override refused: {exc.reason}"
         host = httpx.URL(override).host.lower()
@@ -399,18 +369,3 @@ def _merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[st
         merged[name] = value
         lowered[name.lower()] = name
     return merged
-
-
-def _check_url(url: Any, path: str) -> None:
-    if not isinstance(url, str) or not url:
-        raise ConfigError("must be an http or https URL", path=path)
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ConfigError(f"not a valid URL ({display_url(url)})", path=path) from None
-    if parsed.scheme not in ("http", "https"):
-        raise ConfigError(
-            f"unsupported scheme {parsed.scheme!r} (accepted: http, https)", path=path
-        )
-    if not parsed.host:
-        raise ConfigError("the URL has no host", path=path)
