@@ -407,11 +407,22 @@ class Grammar:
         else:
             raise Reject("'après' needs 'demain' or 'midi'")
 
+    def avant(self) -> None:
+        """ "avant-hier": the day before yesterday."""
+        if self.at(1) != "yesterday":
+            raise Reject("'avant' is only understood in 'avant-hier'")
+        self.i += 2
+        self.set("day", -2, "a day")
+
     def day_word(self) -> None:
-        """ "the day after tomorrow"."""
+        """ "the day after tomorrow", "the day before yesterday"."""
         if self.at(1) == "after" and self.at(2) == "tomorrow":
             self.i += 3
             self.set("day", 2, "a day")
+            return
+        if self.at(1) == "before" and self.at(2) == "yesterday":
+            self.i += 3
+            self.set("day", -2, "a day")
             return
         raise Reject("a day needs a number: 'in 2 days', 'every day', 'tomorrow'")
 
@@ -505,6 +516,7 @@ _RULES: Final[dict[str, Rule]] = {
     "this": Grammar.this,
     "next": Grammar.next,
     "apres": Grammar.apres,
+    "avant": Grammar.avant,
     "day": Grammar.day_word,
     "tonight": Grammar.tonight,
     "week": Grammar.week,

@@ -57,6 +57,10 @@ CANONICAL: Final[dict[str, str]] = {
     "aujourdhui": "today",
     "demain": "tomorrow",
     "apresdemain": "overmorrow",
+    # Days in the past are read, so that the error says the time is past rather
+    # than that the word is unknown.
+    "hier": "yesterday",
+    "avanthier": "ereyesterday",
     "ce": "this", "cet": "this", "cette": "this", "coming": "this",
     "prochain": "next", "prochaine": "next",
     # times of day
@@ -175,8 +179,14 @@ ORDINAL_WORDS: Final[dict[str, int]] = {"first": 1, "premier": 1, "premiere": 1}
 DAY_PARTS: Final = frozenset({"morning", "afternoon", "evening"})
 DAY_PART_HOURS: Final[dict[str, int]] = {"morning": 9, "afternoon": 14, "evening": 19}
 
-#: Named days, as an offset from today.
-DAY_OFFSETS: Final[dict[str, int]] = {"today": 0, "tomorrow": 1, "overmorrow": 2}
+#: Named days, as an offset from today (the past ones only ever lead to "already past").
+DAY_OFFSETS: Final[dict[str, int]] = {
+    "ereyesterday": -2,
+    "yesterday": -1,
+    "today": 0,
+    "tomorrow": 1,
+    "overmorrow": 2,
+}
 
 # fmt: off
 #: Adverbs that are a recurrence on their own: (kind, size) like UNITS.

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from digitorn_notify.errors import NotifyError, TimeExpressionError
+from digitorn_notify.errors import ConfigError, NotifyError, TimeExpressionError
 from digitorn_notify.timeexpr import (
     CronSchedule,
     IntervalSchedule,
@@ -92,6 +92,16 @@ REFUSED = [
     ("week", "a week needs a number"),
     ("en mars", "'en' is only understood in 'en semaine'"),
     ("0 0 1 * 1#5", "never fires"),
+    # Days in the past say so, rather than that the word is unknown (issue 10).
+    ("yesterday at 9am", "2026-03-12 09:00 in Europe/Paris is already past"),
+    ("hier à 9h", "2026-03-12 09:00 in Europe/Paris is already past"),
+    ("Hier a 9h", "2026-03-12 09:00 in Europe/Paris is already past"),
+    ("avant-hier à 18h", "2026-03-11 18:00 in Europe/Paris is already past"),
+    ("the day before yesterday at 10am", "2026-03-11 10:00 in Europe/Paris is already past"),
+    ("yesterday", "already past"),
+    ("hier soir", "2026-03-12 19:00 in Europe/Paris is already past"),
+    ("every day yesterday", "cannot be tied to one day"),
+    ("avant demain", "'avant' is only understood in 'avant-hier'"),
 ]
 
 
@@ -110,6 +120,10 @@ def test_refused_with_reason_and_forms(text: str, reason: str) -> None:
 def test_error_is_part_of_the_tree() -> None:
     with pytest.raises(NotifyError):
         parse_time_expression("gibberish", now=NOW, tz="UTC")
+    # Bad input, like every refusal of bad input; the parser alone names no path.
+    with pytest.raises(ConfigError) as caught:
+        parse_time_expression("gibberish", now=NOW, tz="UTC")
+    assert caught.value.path == ""
     # A ValueError too, for callers that only know the standard library.
     with pytest.raises(ValueError, match="gibberish"):
         parse_time_expression("gibberish", now=NOW, tz="UTC")
