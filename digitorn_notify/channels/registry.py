@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -558,6 +559,21 @@ class ChannelRegistry(DeliveryFlow):
         """
         return self.hub.subscribe(app_id, session_id)
 
+    # -- naming channels -------------------------------------------------------------------
+
+    def channel_names(self, app_id: str) -> frozenset[str]:
+        """The names a delivery of ``app_id`` can use without falling back.
+
+        The app's instances (``llm_notification`` always included) and the type ids
+        usable without config (``log``, plugins that require nothing). The scheduler
+        and the watchers check an ``output_channel`` against this when a job or a
+        watcher is created.
+        """
+        app = self._apps.get(app_id)
+        names = {FALLBACK_CHANNEL, *(app.instances if app is not None else ())}
+        names.update(t for t, cls in self._types.items() if _usable_without_config(cls))
+        return frozenset(names)
+
 
 async def _health_of(channel: BaseOutputChannel) -> ChannelHealth:
     """A channel's own health check, bounded; its internal record when the check fails."""
@@ -567,6 +583,18 @@ async def _health_of(channel: BaseOutputChannel) -> ChannelHealth:
     except Exception as exc:
         logger.warning("health check of %s failed: %s", channel.name, type(exc).__name__)
         return channel._health.snapshot()
+
+
+@functools.cache
+def _usable_without_config(channel_type: type[BaseOutputChannel]) -> bool:
+    """Whether a type id works as a channel name of its own (it requires no config)."""
+    if channel_type is LLMNotificationChannel:
+        return True
+    try:
+        channel = channel_type({}, name=channel_type.CHANNEL_ID)
+        return not channel.config_schema().get("required")
+    except Exception:  # a plugin that cannot even be built without config
+        return False
 
 
 def _overrides_resolve(channel: BaseOutputChannel) -> bool:

@@ -7,8 +7,10 @@ several processes share the store), and delivers each run's outcome through the
 job looks like to callers. See ``docs/scheduler.md``.
 """
 
+from digitorn_notify.scheduler._spec import JobSpec
 from digitorn_notify.scheduler.jobs import (
     ActionType,
+    JobList,
     JobStatus,
     Schedule,
     ScheduledJob,
@@ -19,6 +21,8 @@ from digitorn_notify.scheduler.service import Scheduler
 
 __all__ = [
     "ActionType",
+    "JobList",
+    "JobSpec",
     "JobStatus",
     "Schedule",
     "ScheduledJob",

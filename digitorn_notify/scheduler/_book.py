@@ -99,11 +99,13 @@ class JobBook:
                 if not replace_existing:
                     raise InvalidJobError(
                         f"a job with id {job.job_id!r} already exists; pass"
-                        " replace_existing=True to replace it"
+                        " replace_existing=True to replace it",
+                        path="job_id",
                     )
                 if existing.app_id != job.app_id:
                     raise InvalidJobError(
-                        f"job id {job.job_id!r} belongs to another app; choose another id"
+                        f"job id {job.job_id!r} belongs to another app; choose another id",
+                        path="job_id",
                     )
                 # A run in progress keeps its lease, marked: it finds the replacement
                 # when it saves its result, and leaves it as it is.

@@ -18,7 +18,7 @@ version) becomes an :class:`UnreadableJob`: shown by ``list`` and ``status`` as
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final, TypeAlias
 
@@ -34,6 +34,7 @@ from digitorn_notify.timeexpr import CronSchedule, IntervalSchedule, OneShot
 __all__ = [
     "FORMAT_VERSION",
     "ActionType",
+    "JobList",
     "JobStatus",
     "Schedule",
     "ScheduledJob",
@@ -155,6 +156,10 @@ class ScheduledJob:
         """The IANA zone the schedule is read in (``"UTC"`` for a one-shot)."""
         return "UTC" if isinstance(self.schedule, OneShot) else self.schedule.timezone
 
+    def to_dict(self) -> dict[str, Any]:
+        """The spec's answer to ``schedule_once`` / ``schedule_cron`` (see :meth:`to_response`)."""
+        return self.to_response()
+
     def to_response(self) -> dict[str, Any]:
         """What ``schedule_once`` / ``schedule_cron`` answer, in the spec's shape.
 
@@ -268,14 +273,49 @@ class UnreadableJob:
         }
 
     to_response = to_summary
+    to_dict = to_summary
 
     def to_status(self) -> dict[str, Any]:
         """The summary plus the app and the stored data."""
         return {**self.to_summary(), "app_id": self.app_id, "data": dict(self.data)}
 
 
+@attrs.frozen
+class JobList:
+    """What :meth:`Scheduler.list <digitorn_notify.scheduler.Scheduler.list>` returns.
+
+    A sequence of the jobs, oldest first (``for job in listing``, ``listing[0]``,
+    ``len(listing)``), whose :meth:`to_dict` is ``schedule_list``'s answer.
+    """
+
+    jobs: tuple[ScheduledJob | UnreadableJob, ...] = ()
+
+    def __iter__(self) -> Iterator[ScheduledJob | UnreadableJob]:
+        return iter(self.jobs)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __getitem__(self, index: int) -> ScheduledJob | UnreadableJob:
+        return self.jobs[index]
+
+    @property
+    def total(self) -> int:
+        """How many jobs are listed."""
+        return len(self.jobs)
+
+    def count(self, status: JobStatus | str) -> int:
+        """How many listed jobs have ``status``."""
+        return sum(1 for job in self.jobs if job.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``jobs`` (summaries), ``total`` and a count per status, as ``schedule_list``."""
+        return jobs_response(self.jobs)
+
+
 def jobs_response(jobs: Iterable[ScheduledJob | UnreadableJob]) -> dict[str, Any]:
-    """``schedule_list``'s answer: ``jobs`` (summaries), ``total`` and a count per status."""
+    """``schedule_list``'s answer for ``jobs``: ``jobs`` (summaries), ``total`` and a
+    count per status. ``JobList.to_dict()`` is this; kept for callers of 0.x."""
     summaries = [job.to_summary() for job in jobs]
     response: dict[str, Any] = {"jobs": summaries, "total": len(summaries)}
     for status in JobStatus:

@@ -27,6 +27,12 @@ from typing import Any, Final
 import anyio
 import anyio.abc
 
+from digitorn_notify.channels._choice import (
+    DefaultChannel,
+    check_default_channel,
+    check_output_channel,
+    default_channel_for,
+)
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
 from digitorn_notify.errors import ConfigError, InvalidJobError, SchedulerError
@@ -43,8 +49,10 @@ from digitorn_notify.scheduler._requests import (
     schedule_for,
 )
 from digitorn_notify.scheduler._runner import Runner
+from digitorn_notify.scheduler._spec import JobSpec, job_spec
 from digitorn_notify.scheduler.jobs import (
     ActionType,
+    JobList,
     JobStatus,
     Schedule,
     ScheduledJob,
@@ -76,8 +84,8 @@ class Scheduler:
     ``llm_prompt`` jobs (plain async functions are accepted for both). ``clock``
     defaults to the registry's. ``timezone`` is the IANA zone time expressions and
     cron are read in when a job names none. ``default_channel`` is the output channel
-    of jobs that name none: one name, or a mapping of app id to name (others get
-    ``llm_notification``).
+    of jobs that name none, read when the job is created: a channel name, or a
+    function of the app id returning one (``None`` for ``llm_notification``).
 
     ``max_concurrent`` runs may be in progress at once. A run's action is cancelled
     after ``fire_timeout`` seconds and reported as failed; ``lease_seconds``
@@ -98,7 +106,7 @@ class Scheduler:
         prompt_sink: PromptSink | Callable[..., Awaitable[Any]] | None = None,
         clock: Clock | None = None,
         timezone: str = "UTC",
-        default_channel: str | Mapping[str, str] = "llm_notification",
+        default_channel: DefaultChannel = "llm_notification",
         max_concurrent: int = 100,
         fire_timeout: float = 300.0,
         lease_seconds: float | None = None,
@@ -124,12 +132,15 @@ class Scheduler:
             raise ConfigError("must be None (keep forever) or >= 0", path="retention")
         if sync_interval is not None and not sync_interval > 0:
             raise ConfigError("must be None or > 0 seconds", path="sync_interval")
-        zone_named(timezone)
+        try:
+            zone_named(timezone)
+        except ConfigError as exc:
+            raise exc.with_prefix("timezone") from None
         self.registry = registry
         self.store: JobStore = store if store is not None else MemoryStore()
         self.clock: Clock = clock or registry.clock
         self.timezone = timezone
-        self.default_channel = default_channel
+        self.default_channel: DefaultChannel = check_default_channel(default_channel)
         self.max_concurrent = max_concurrent
         self.fire_timeout = float(fire_timeout)
         self.lease_seconds = float(lease)
@@ -227,28 +238,15 @@ class Scheduler:
         ``action_type`` is ``"notification"`` (deliver ``prompt``), ``"tool_call"``
         (run ``tool_name`` with ``tool_params``, deliver the result) or
         ``"llm_prompt"`` (submit ``prompt`` to the prompt sink). The outcome goes to
-        ``output_channel`` with ``output_config``, addressed to ``session_id``.
-        Give ``job_id`` to name the job yourself (with ``replace_existing=True`` to
-        replace a job of that id, e.g. one registered at every start-up).
+        ``output_channel`` (refused at once if the app has no such channel) with
+        ``output_config``, addressed to ``session_id``. Give ``job_id`` to name the
+        job yourself (with ``replace_existing=True`` to replace a job of that id,
+        e.g. one registered at every start-up). Bad arguments raise
+        :class:`~digitorn_notify.errors.InvalidJobError` naming the argument.
         """
-        zone = self._zone(timezone)
-        schedule = once_schedule(when, now=self.clock.now(), tz=zone)
-        return await self._add(
-            schedule,
-            app_id=app_id,
-            session_id=session_id,
-            action_type=action_type,
-            tool_name=tool_name,
-            tool_params=tool_params,
-            prompt=prompt,
-            label=label,
-            output_channel=output_channel,
-            output_config=output_config,
-            max_runs=0,
-            misfire_grace=misfire_grace,
-            job_id=job_id,
-            replace_existing=replace_existing,
-        )
+        spec = job_spec(_arguments(locals(), "when"))
+        schedule = once_schedule(when, now=self.clock.now(), tz=self._zone(spec))
+        return await self._add(schedule, spec)
 
     async def schedule_cron(
         self,
@@ -276,24 +274,9 @@ class Scheduler:
         ``max_runs`` completes the job after that many runs (0: never). Other
         parameters as for :meth:`schedule_once`.
         """
-        zone = self._zone(timezone)
-        schedule = recurring_schedule(cron, now=self.clock.now(), tz=zone)
-        return await self._add(
-            schedule,
-            app_id=app_id,
-            session_id=session_id,
-            action_type=action_type,
-            tool_name=tool_name,
-            tool_params=tool_params,
-            prompt=prompt,
-            label=label,
-            output_channel=output_channel,
-            output_config=output_config,
-            max_runs=max_runs,
-            misfire_grace=misfire_grace,
-            job_id=job_id,
-            replace_existing=replace_existing,
-        )
+        spec = job_spec(_arguments(locals(), "cron"))
+        schedule = recurring_schedule(cron, now=self.clock.now(), tz=self._zone(spec))
+        return await self._add(schedule, spec)
 
     async def schedule_interval(
         self,
@@ -321,24 +304,9 @@ class Scheduler:
         wall-clock time of ``start`` in ``timezone`` across DST changes; any other
         step is exact elapsed time. Other parameters as for :meth:`schedule_cron`.
         """
-        zone = self._zone(timezone)
-        schedule = interval_schedule(every, start=start, now=self.clock.now(), tz=zone)
-        return await self._add(
-            schedule,
-            app_id=app_id,
-            session_id=session_id,
-            action_type=action_type,
-            tool_name=tool_name,
-            tool_params=tool_params,
-            prompt=prompt,
-            label=label,
-            output_channel=output_channel,
-            output_config=output_config,
-            max_runs=max_runs,
-            misfire_grace=misfire_grace,
-            job_id=job_id,
-            replace_existing=replace_existing,
-        )
+        spec = job_spec(_arguments(locals(), "every", "start"))
+        schedule = interval_schedule(every, start=start, now=self.clock.now(), tz=self._zone(spec))
+        return await self._add(schedule, spec)
 
     async def remember(
         self,
@@ -361,48 +329,37 @@ class Scheduler:
         shortened.
         """
         if action not in (ActionType.NOTIFICATION, ActionType.LLM_PROMPT):
-            raise InvalidJobError(f"action {action!r} is not one of: notification, llm_prompt")
-        zone = self._zone(timezone)
+            raise InvalidJobError(
+                f"unknown action {action!r} (accepted: notification, llm_prompt)", path="action"
+            )
+        if not isinstance(what, str):
+            raise InvalidJobError(f"expected a string, got {type(what).__name__}", path="what")
+        label = " ".join(what.split())
+        if len(label) > _LABEL_FROM_WHAT:
+            label = label[: _LABEL_FROM_WHAT - 1] + "…"
+        arguments = _arguments(locals(), "what", "when", "action", "label")
+        spec = job_spec({**arguments, "action_type": action, "prompt": what, "label": label})
+        zone = self._zone(spec)
         now = self.clock.now()
         schedule = schedule_for(when, now=now, tz=zone)
         if isinstance(schedule, OneShot):
             schedule = once_schedule(schedule, now=now, tz=zone)
-        if not isinstance(what, str):
-            raise InvalidJobError(f"what must be a str, not {type(what).__name__}")
-        label = " ".join(what.split())
-        if len(label) > _LABEL_FROM_WHAT:
-            label = label[: _LABEL_FROM_WHAT - 1] + "…"
-        return await self._add(
-            schedule,
-            app_id=app_id,
-            session_id=session_id,
-            action_type=action,
-            tool_name=None,
-            tool_params=None,
-            prompt=what,
-            label=label,
-            output_channel=output_channel,
-            output_config=output_config,
-            max_runs=0,
-            misfire_grace=misfire_grace,
-            job_id=None,
-            replace_existing=False,
-        )
+        return await self._add(schedule, spec)
 
     # -- managing jobs ---------------------------------------------------------------------
 
-    async def cancel(self, job_id: str, *, app_id: str | None = None) -> ScheduledJob:
+    async def cancel(self, job_id: str, *, app_id: str) -> ScheduledJob:
         """Cancel an active or paused job; cancelling a cancelled job changes nothing.
 
         A run in progress is not interrupted. The job stays listed for ``retention``.
         """
         return await self._change(job_id, app_id, cancelled)
 
-    async def pause(self, job_id: str, *, app_id: str | None = None) -> ScheduledJob:
+    async def pause(self, job_id: str, *, app_id: str) -> ScheduledJob:
         """Stop an active job from running until :meth:`resume` (no-op when paused)."""
         return await self._change(job_id, app_id, paused)
 
-    async def resume(self, job_id: str, *, app_id: str | None = None) -> ScheduledJob:
+    async def resume(self, job_id: str, *, app_id: str) -> ScheduledJob:
         """Make a paused job active again (no-op when active).
 
         A recurring job's next run is its next due time from now (runs that fell
@@ -411,23 +368,23 @@ class Scheduler:
         """
         return await self._change(job_id, app_id, resumed)
 
-    async def status(self, job_id: str, *, app_id: str | None = None) -> AnyJob:
+    async def status(self, job_id: str, *, app_id: str) -> AnyJob:
         """The job (an :class:`UnreadableJob` if it cannot be read back).
 
-        Raises :class:`~digitorn_notify.errors.JobNotFoundError` when there is no
-        such job, or it belongs to another app than ``app_id``.
+        Raises :class:`~digitorn_notify.errors.JobNotFoundError` when the app has no
+        such job (a job of another app is not found either).
         """
         return job_from_record(await self._book.record(job_id, app_id))
 
     async def list(
         self,
         *,
-        app_id: str | None = None,
+        app_id: str,
         status: JobStatus | str | None = None,
         session_id: str | None = None,
-    ) -> builtins.list[AnyJob]:
-        """Jobs of ``app_id`` (all apps when ``None``), oldest first, optionally only
-        those with ``status`` or created by ``session_id``.
+    ) -> JobList:
+        """The app's jobs, oldest first, optionally only those with ``status`` or
+        created by ``session_id``; ``.to_dict()`` is ``schedule_list``'s answer.
 
         Finished jobs older than ``retention`` are removed on the way.
         """
@@ -437,7 +394,9 @@ class Scheduler:
                 wanted = JobStatus(status)
             except ValueError:
                 accepted = ", ".join(s.value for s in JobStatus)
-                raise InvalidJobError(f"status {status!r} is not one of: {accepted}") from None
+                raise InvalidJobError(
+                    f"unknown status {status!r} (accepted: {accepted})", path="status"
+                ) from None
         now = self.clock.now()
         jobs: builtins.list[AnyJob] = []
         for record in await self.store.list_jobs(app_id):
@@ -451,9 +410,9 @@ class Scheduler:
                 continue
             jobs.append(job)
         jobs.sort(key=_listing_order)
-        return jobs
+        return JobList(tuple(jobs))
 
-    async def delete(self, job_id: str, *, app_id: str | None = None) -> None:
+    async def delete(self, job_id: str, *, app_id: str) -> None:
         """Remove a job from the store for good, whatever its status.
 
         Use it for a job that cannot be restored (shown as failed), or to forget a
@@ -466,55 +425,28 @@ class Scheduler:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _zone(self, timezone: str | None) -> str:
-        if timezone is None:
-            return self.timezone
-        zone_named(timezone)
-        return timezone
+    def _zone(self, spec: JobSpec) -> str:
+        return self.timezone if spec.timezone is None else spec.timezone
 
-    async def _add(
-        self,
-        schedule: Schedule,
-        *,
-        app_id: str,
-        session_id: str | None,
-        action_type: ActionType | str,
-        tool_name: str | None,
-        tool_params: Mapping[str, Any] | None,
-        prompt: str,
-        label: str,
-        output_channel: str | None,
-        output_config: Mapping[str, Any] | None,
-        max_runs: int,
-        misfire_grace: float | None,
-        job_id: str | None,
-        replace_existing: bool,
-    ) -> ScheduledJob:
-        if output_channel is None:
-            default = self.default_channel
-            output_channel = (
-                default if isinstance(default, str) else default.get(app_id, "llm_notification")
+    async def _add(self, schedule: Schedule, spec: JobSpec) -> ScheduledJob:
+        app_id = spec.app_id
+        if spec.output_channel is None:
+            output_channel = default_channel_for(self.default_channel, app_id)
+        else:
+            output_channel = check_output_channel(
+                self.registry, app_id, spec.output_channel, error=InvalidJobError
             )
         job = build_job(
             schedule,
+            spec,
             now=self.clock.now(),
-            job_id=job_id or new_job_id(),
-            app_id=app_id,
-            session_id=session_id,
-            action_type=action_type,
-            tool_name=tool_name,
-            tool_params=tool_params,
-            prompt=prompt,
-            label=label,
+            job_id=spec.job_id or new_job_id(),
             output_channel=output_channel,
-            output_config=output_config,
-            max_runs=max_runs,
-            misfire_grace=misfire_grace,
             has_invoker=self._invoker is not None,
             has_prompt_sink=self._prompt_sink is not None,
         )
         job, record = await self._book.create(
-            job, id_given=job_id is not None, replace_existing=replace_existing
+            job, id_given=spec.job_id is not None, replace_existing=spec.replace_existing
         )
         self._ready.keep(record, job, job.created_at)
         assert job.next_run_at is not None
@@ -531,7 +463,7 @@ class Scheduler:
     async def _change(
         self,
         job_id: str,
-        app_id: str | None,
+        app_id: str,
         change: Callable[[ScheduledJob, datetime], ScheduledJob],
     ) -> ScheduledJob:
         updated = await self._book.change(job_id, app_id, change, self.clock.now())
@@ -541,6 +473,12 @@ class Scheduler:
         else:
             self._runner.forget(job_id)
         return updated
+
+
+def _arguments(given: Mapping[str, Any], *schedule: str) -> dict[str, Any]:
+    """A method's keyword arguments (its ``locals()`` on entry), without ``self`` and the
+    arguments that make the schedule: what goes into its :class:`JobSpec`."""
+    return {k: v for k, v in given.items() if k != "self" and k not in schedule}
 
 
 def _listing_order(job: AnyJob) -> tuple[int, datetime | str, str]:

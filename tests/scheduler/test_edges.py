@@ -92,7 +92,7 @@ async def test_a_delivery_that_would_outlive_the_lease_is_cut_and_the_run_record
             with caplog.at_level(logging.WARNING, "digitorn_notify.scheduler"):
                 await clock.advance(60)
                 await eventually(lambda: not scheduler._runner.firing)
-            done = await scheduler.status(job.job_id)
+            done = await scheduler.status(job.job_id, app_id=APP)
         record = await store.get_job(job.job_id)
     assert isinstance(done, ScheduledJob)
     # Recorded as run (the action happened), not handed back to be run again.
@@ -120,7 +120,7 @@ async def test_a_job_deleted_during_its_run_stays_deleted(
         )
         await clock.advance(60)
         await started.wait()
-        await scheduler.delete(job.job_id)
+        await scheduler.delete(job.job_id, app_id=APP)
         finish.set()
         await eventually(lambda: not scheduler._runner.firing)
         await clock.advance(600)
@@ -197,13 +197,13 @@ async def test_pause_and_resume_during_a_run_keep_the_later_due_time(
         )
         await clock.advance(300)  # 15:35
         await started.wait()
-        await scheduler.pause(job.job_id)
+        await scheduler.pause(job.job_id, app_id=APP)
         await clock.advance(600)  # 15:45, still running
-        resumed = await scheduler.resume(job.job_id)
+        resumed = await scheduler.resume(job.job_id, app_id=APP)
         assert resumed.next_run_at == T0 + timedelta(minutes=20)
         finish.set()
         await eventually(lambda: not scheduler._runner.firing)
-        after = await scheduler.status(job.job_id)
+        after = await scheduler.status(job.job_id, app_id=APP)
     assert isinstance(after, ScheduledJob)
     assert (after.status, after.run_count) == (JobStatus.ACTIVE, 1)
     assert after.next_run_at == T0 + timedelta(minutes=20)  # not 15:40, which had passed
@@ -285,7 +285,7 @@ async def test_a_job_due_soon_is_kept_ready_but_the_store_has_the_last_word(
         await clock.advance(30)
         assert sorted(p.message for p in recorded(registry)) == ["changed elsewhere", "soon"]
         assert kept == {}
-        await scheduler.cancel(later.job_id)
+        await scheduler.cancel(later.job_id, app_id=APP)
 
 
 async def test_kept_jobs_are_bounded_and_forgotten_on_change(
@@ -297,7 +297,7 @@ async def test_kept_jobs_are_bounded_and_forgotten_on_change(
     scheduler = Scheduler(registry)
     jobs = [await scheduler.remember(f"r{n}", "in 10 seconds", app_id=APP) for n in range(4)]
     assert list(scheduler._ready._jobs) == [jobs[3].job_id]  # full at the 4th: started over
-    await scheduler.pause(jobs[3].job_id)
+    await scheduler.pause(jobs[3].job_id, app_id=APP)
     assert scheduler._ready._jobs == {}
 
 
@@ -354,13 +354,13 @@ async def test_a_cancel_from_another_process_during_a_run_stands(
         )
         await clock.advance(300)
         await started.wait()
-        await other_process.cancel(job.job_id)
+        await other_process.cancel(job.job_id, app_id=APP)
         held = await store.get_job(job.job_id)
         assert held is not None
         assert held.lease_owner == f"changed-while-running:{scheduler.owner}"
         finish.set()
         await eventually(lambda: not scheduler._runner.firing)
-        after = await scheduler.status(job.job_id)
+        after = await scheduler.status(job.job_id, app_id=APP)
         await clock.advance(3600)
     assert isinstance(after, ScheduledJob)
     assert (after.status, after.run_count, after.next_run_at) == (JobStatus.CANCELLED, 1, None)

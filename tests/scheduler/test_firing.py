@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def job_state(scheduler: Scheduler, job_id: str) -> ScheduledJob:
-    job = await scheduler.status(job_id)
+    job = await scheduler.status(job_id, app_id=APP)
     assert isinstance(job, ScheduledJob)
     return job
 
@@ -354,15 +354,18 @@ async def test_results_are_made_safe_to_deliver(
     assert any(p.message == "bytes" for p in payloads)
 
 
-async def test_unknown_output_channel_falls_back_and_the_run_counts(
+async def test_a_channel_removed_by_a_redeploy_falls_back_and_the_run_counts(
     registry: ChannelRegistry, clock: FakeClock
 ) -> None:
     async with Scheduler(registry) as scheduler, registry.subscribe(APP) as inbox:
-        job = await scheduler.remember("x", "in 1m", app_id=APP, output_channel="nowhere")
+        job = await scheduler.remember("x", "in 1m", app_id=APP, output_channel="rec")
+        # The app is redeployed without "rec": not an error at fire time.
+        await registry.deploy_app(APP, {})
         await clock.advance(60)
         note = await inbox.receive()
         done = await job_state(scheduler, job.job_id)
     assert note.payload.message == "x"
+    assert note.payload.metadata["job_id"] == job.job_id
     assert (done.status, done.last_error) == (JobStatus.COMPLETED, None)
 
 

@@ -31,12 +31,12 @@ async def test_cancel_stops_future_runs_and_is_idempotent(
             "*/5 * * * *", app_id=APP, prompt="p", output_channel="rec"
         )
         await clock.advance(300)
-        cancelled = await scheduler.cancel(job.job_id)
+        cancelled = await scheduler.cancel(job.job_id, app_id=APP)
         assert (cancelled.status, cancelled.next_run_at) == (JobStatus.CANCELLED, None)
         assert cancelled.finished_at == T0 + timedelta(minutes=5)
         assert cancelled.run_count == 1
-        assert await scheduler.cancel(job.job_id) == cancelled
-        assert await scheduler.status(job.job_id) == cancelled
+        assert await scheduler.cancel(job.job_id, app_id=APP) == cancelled
+        assert await scheduler.status(job.job_id, app_id=APP) == cancelled
         await clock.advance(3600)
     assert len(recorded(registry)) == 1
 
@@ -46,16 +46,16 @@ async def test_pause_and_resume(registry: ChannelRegistry, clock: FakeClock) -> 
         job = await scheduler.schedule_cron(
             "0 * * * *", app_id=APP, prompt="p", output_channel="rec"
         )
-        paused = await scheduler.pause(job.job_id)
+        paused = await scheduler.pause(job.job_id, app_id=APP)
         assert (paused.status, paused.next_run_at) == (JobStatus.PAUSED, None)
-        assert await scheduler.pause(job.job_id) == paused
+        assert await scheduler.pause(job.job_id, app_id=APP) == paused
         await clock.advance(timedelta(hours=3, minutes=10))
         assert recorded(registry) == []
-        resumed = await scheduler.resume(job.job_id)
+        resumed = await scheduler.resume(job.job_id, app_id=APP)
         # Runs that fell while paused are not made: the next is the next from now.
         assert resumed.status is JobStatus.ACTIVE
         assert resumed.next_run_at == T0.replace(hour=19, minute=0)
-        assert await scheduler.resume(job.job_id) == resumed
+        assert await scheduler.resume(job.job_id, app_id=APP) == resumed
         await clock.advance(timedelta(hours=1))
     assert [p.metadata["timestamp"] for p in recorded(registry)] == ["2026-03-13T19:00:00Z"]
 
@@ -65,9 +65,9 @@ async def test_resumed_one_shot_that_passed_runs_at_once(
 ) -> None:
     async with Scheduler(registry) as scheduler:
         job = await scheduler.schedule_once("in 5m", app_id=APP, prompt="p", output_channel="rec")
-        await scheduler.pause(job.job_id)
+        await scheduler.pause(job.job_id, app_id=APP)
         await clock.advance(600)
-        await scheduler.resume(job.job_id)
+        await scheduler.resume(job.job_id, app_id=APP)
         await clock.advance(0)
     [payload] = recorded(registry)
     assert payload.metadata["scheduled_for"] == "2026-03-13T15:35:00Z"
@@ -82,11 +82,11 @@ async def test_finished_jobs_cannot_be_changed(registry: ChannelRegistry, clock:
             with pytest.raises(
                 SchedulerError, match=f"job '{job.job_id}' is completed; only active or paused"
             ):
-                await action(job.job_id)
+                await action(job.job_id, app_id=APP)
         cancelled = await scheduler.schedule_once("in 1m", app_id=APP, prompt="p")
-        await scheduler.cancel(cancelled.job_id)
+        await scheduler.cancel(cancelled.job_id, app_id=APP)
         with pytest.raises(SchedulerError, match="is cancelled"):
-            await scheduler.resume(cancelled.job_id)
+            await scheduler.resume(cancelled.job_id, app_id=APP)
 
 
 async def test_unknown_jobs_and_other_apps_jobs_are_not_found(registry: ChannelRegistry) -> None:
@@ -100,7 +100,7 @@ async def test_unknown_jobs_and_other_apps_jobs_are_not_found(registry: ChannelR
         scheduler.delete,
     ):
         with pytest.raises(JobNotFoundError, match="no scheduled job 'nope'"):
-            await action("nope")
+            await action("nope", app_id=APP)
         with pytest.raises(
             JobNotFoundError, match=f"no scheduled job '{job.job_id}' in app 'other'"
         ):
@@ -116,18 +116,29 @@ async def test_list_filters_and_orders(registry: ChannelRegistry, clock: FakeClo
     second = await scheduler.remember("second", "every day at 9am", app_id=APP, session_id="s2")
     await clock.advance(1)
     other = await scheduler.remember("other app", "in 5m", app_id="other")
-    await scheduler.pause(second.job_id)
-    assert [j.job_id for j in await scheduler.list()] == [first.job_id, second.job_id, other.job_id]
+    await scheduler.pause(second.job_id, app_id=APP)
     assert [j.job_id for j in await scheduler.list(app_id=APP)] == [first.job_id, second.job_id]
-    assert [j.job_id for j in await scheduler.list(status="paused")] == [second.job_id]
+    assert [j.job_id for j in await scheduler.list(app_id="other")] == [other.job_id]
+    assert [j.job_id for j in await scheduler.list(status="paused", app_id=APP)] == [second.job_id]
     assert [j.job_id for j in await scheduler.list(status=JobStatus.ACTIVE, app_id=APP)] == [
         first.job_id
     ]
-    assert [j.job_id for j in await scheduler.list(session_id="s1")] == [first.job_id]
-    with pytest.raises(InvalidJobError, match="status 'done' is not one of: active, paused"):
-        await scheduler.list(status="done")
-    response = jobs_response(await scheduler.list(app_id=APP))
+    assert [j.job_id for j in await scheduler.list(session_id="s1", app_id=APP)] == [first.job_id]
+    with pytest.raises(InvalidJobError) as caught:
+        await scheduler.list(status="done", app_id=APP)
+    assert caught.value.path == "status"
+    assert caught.value.reason.startswith("unknown status 'done' (accepted: active, paused")
+    listing = await scheduler.list(app_id=APP)
+    assert (listing.total, len(listing), listing.count("active"), listing.count("paused")) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    response = listing.to_dict()
+    assert response == jobs_response(listing)
     assert (response["total"], response["active"], response["paused"]) == (2, 1, 1)
+    assert response["jobs"] == [first.to_summary(), listing[1].to_summary()]
 
 
 async def test_delete_removes_any_job(registry: ChannelRegistry, clock: FakeClock) -> None:
@@ -135,7 +146,7 @@ async def test_delete_removes_any_job(registry: ChannelRegistry, clock: FakeCloc
     async with Scheduler(registry, store=store) as scheduler:
         job = await scheduler.schedule_once("in 5m", app_id=APP, prompt="p", output_channel="rec")
         await clock.advance(0)
-        await scheduler.delete(job.job_id)
+        await scheduler.delete(job.job_id, app_id=APP)
         await clock.advance(0)
         assert clock.pending_sleepers == 0
         await clock.advance(600)
@@ -150,20 +161,20 @@ async def test_finished_jobs_are_kept_for_the_retention_period(
     async with Scheduler(registry, store=store, retention=timedelta(days=2)) as scheduler:
         done = await scheduler.schedule_once("in 1m", app_id=APP, prompt="p", output_channel="rec")
         cancelled = await scheduler.schedule_cron("0 9 * * *", app_id=APP, prompt="p")
-        await scheduler.cancel(cancelled.job_id)
+        await scheduler.cancel(cancelled.job_id, app_id=APP)
         daily = await scheduler.schedule_cron(
             "0 9 * * *", app_id=APP, prompt="p", output_channel="rec"
         )
         await clock.advance(60)
         await clock.advance(timedelta(days=1))
-        listed = {j.job_id: j.status for j in await scheduler.list()}
+        listed = {j.job_id: j.status for j in await scheduler.list(app_id=APP)}
         assert listed == {
             done.job_id: JobStatus.COMPLETED,
             cancelled.job_id: JobStatus.CANCELLED,
             daily.job_id: JobStatus.ACTIVE,
         }
         await clock.advance(timedelta(days=1))
-        assert [j.job_id for j in await scheduler.list()] == [daily.job_id]
+        assert [j.job_id for j in await scheduler.list(app_id=APP)] == [daily.job_id]
     assert [r.job_id for r in await store.list_jobs()] == [daily.job_id]
 
 
@@ -185,7 +196,7 @@ async def test_retention_none_keeps_everything(registry: ChannelRegistry, clock:
     async with Scheduler(registry, retention=None) as scheduler:
         await scheduler.schedule_once("in 1m", app_id=APP, prompt="p", output_channel="rec")
         await clock.advance(timedelta(days=365))
-        assert len(await scheduler.list(status="completed")) == 1
+        assert len(await scheduler.list(status="completed", app_id=APP)) == 1
 
 
 async def test_cancel_during_a_run_wins_over_the_runs_result(
@@ -216,12 +227,12 @@ async def test_cancel_during_a_run_wins_over_the_runs_result(
         )
         await clock.advance(300)
         await started.wait()
-        assert (await scheduler.cancel(job.job_id)).status is JobStatus.CANCELLED
-        assert (await scheduler.pause(paused_job.job_id)).status is JobStatus.PAUSED
+        assert (await scheduler.cancel(job.job_id, app_id=APP)).status is JobStatus.CANCELLED
+        assert (await scheduler.pause(paused_job.job_id, app_id=APP)).status is JobStatus.PAUSED
         finish.set()
         await eventually(lambda: not scheduler._runner.firing)
-        final = await scheduler.status(job.job_id)
-        final_paused = await scheduler.status(paused_job.job_id)
+        final = await scheduler.status(job.job_id, app_id=APP)
+        final_paused = await scheduler.status(paused_job.job_id, app_id=APP)
         await clock.advance(3600)
     assert isinstance(final, ScheduledJob)
     assert isinstance(final_paused, ScheduledJob)
@@ -267,7 +278,7 @@ async def test_replacing_a_job_during_its_run_keeps_the_replacement(
         )
         finish.set()
         await eventually(lambda: not scheduler._runner.firing)
-        assert await scheduler.status("report") == new
+        assert await scheduler.status("report", app_id=APP) == new
         await clock.advance_to(T0.replace(day=14, hour=9))
     assert [p.message for p in recorded(registry)] == ["old", "new"]
 
@@ -280,10 +291,10 @@ async def test_a_job_that_cannot_be_restored_is_shown_failed_and_can_be_deleted(
         JobRecord("broken", APP, {"v": 1, "schedule": {"kind": "lunar"}}, next_run_at=T0)
     )
     scheduler = Scheduler(registry, store=store)
-    [listed] = await scheduler.list(status="failed")
+    [listed] = await scheduler.list(status="failed", app_id=APP)
     assert isinstance(listed, UnreadableJob)
     assert "schedule kind 'lunar'" in listed.last_error
     with pytest.raises(SchedulerError, match=r"cannot be restored .*; delete\(\) it"):
-        await scheduler.cancel("broken")
-    await scheduler.delete("broken")
+        await scheduler.cancel("broken", app_id=APP)
+    await scheduler.delete("broken", app_id=APP)
     assert await store.list_jobs() == []

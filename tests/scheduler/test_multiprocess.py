@@ -82,8 +82,10 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 def create_jobs(db: Path, build: Any) -> list[ScheduledJob]:
     async def main() -> list[ScheduledJob]:
-        async with SQLiteStore(db) as store:
-            scheduler = Scheduler(ChannelRegistry(load_plugins=False), store=store)
+        async with SQLiteStore(db) as store, ChannelRegistry(load_plugins=False) as registry:
+            # The workers' "out" is their own channel type; here it only has to exist.
+            await registry.deploy_app("app", {"out": {"type": "log"}})
+            scheduler = Scheduler(registry, store=store)
             return [job async for job in build(scheduler)]
 
     return anyio.run(main)
@@ -93,7 +95,7 @@ def stored_jobs(db: Path) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         async with SQLiteStore(db) as store:
             scheduler = Scheduler(ChannelRegistry(load_plugins=False), store=store)
-            return {job.job_id: job for job in await scheduler.list()}
+            return {job.job_id: job for job in await scheduler.list(app_id="app")}
 
     return anyio.run(main)
 

@@ -38,7 +38,7 @@ async def settle(scheduler: Scheduler) -> None:
 
 async def stored(path: Path, job_id: str) -> ScheduledJob:
     async with SQLiteStore(path) as store:
-        job = await Scheduler(ChannelRegistry(load_plugins=False), store=store).status(job_id)
+        job = await Scheduler(ChannelRegistry(load_plugins=False), store=store).status(job_id, app_id=APP)
     assert isinstance(job, ScheduledJob)
     return job
 
@@ -51,9 +51,9 @@ async def test_every_change_is_saved_before_the_call_returns(
         scheduler = Scheduler(registry, store=store)
         job = await scheduler.schedule_cron("0 9 * * *", app_id=APP, prompt="p", label="daily")
         assert await stored(path, job.job_id) == job
-        paused = await scheduler.pause(job.job_id)
+        paused = await scheduler.pause(job.job_id, app_id=APP)
         assert await stored(path, job.job_id) == paused
-        cancelled = await scheduler.cancel(job.job_id)
+        cancelled = await scheduler.cancel(job.job_id, app_id=APP)
         assert await stored(path, job.job_id) == cancelled
 
 
@@ -99,7 +99,7 @@ async def test_fifty_missed_runs_are_caught_up_once(
     async with SQLiteStore(path) as store, Scheduler(registry, store=store) as scheduler:
         await settle(scheduler)
         [payload] = recorded(registry)
-        after = await scheduler.status(job.job_id)
+        after = await scheduler.status(job.job_id, app_id=APP)
     assert payload.metadata["coalesced_runs"] == 49
     assert payload.metadata["scheduled_for"] == "2026-03-15T17:00:00Z"
     assert payload.metadata["timestamp"] == "2026-03-15T17:30:00Z"
@@ -128,7 +128,7 @@ async def test_misfire_grace_skips_runs_that_are_too_late(
         async with SQLiteStore(path) as store, Scheduler(registry, store=store) as scheduler:
             await settle(scheduler)
             states = {
-                job.job_id: await scheduler.status(job.job_id) for job in (hourly, once, tolerant)
+                job.job_id: await scheduler.status(job.job_id, app_id=APP) for job in (hourly, once, tolerant)
             }
     assert [p.message for p in recorded(registry)] == ["t"]  # no grace: run however late
     skipped_hourly = states[hourly.job_id]
@@ -169,7 +169,7 @@ async def test_unreadable_jobs_are_marked_failed_never_deleted(
             await settle(scheduler)
             await clock.advance(300)
             await settle(scheduler)
-            [failed] = await scheduler.list(status="failed")
+            [failed] = await scheduler.list(status="failed", app_id=APP)
             raw = await store.get_job(bad.job_id)
     assert [p.message for p in recorded(registry)] == ["good"]
     assert isinstance(failed, UnreadableJob)
@@ -193,7 +193,7 @@ async def test_a_job_acquired_in_a_newer_format_is_failed_not_run(
         )
         await scheduler.remember("wake up", "in 1m", app_id=APP, output_channel="rec")
         await clock.advance(60)
-        [failed] = await scheduler.list(status="failed")
+        [failed] = await scheduler.list(status="failed", app_id=APP)
     assert isinstance(failed, UnreadableJob)
     assert "a newer version of digitorn_notify wrote it" in failed.reason
     assert (await store.get_job("future")).next_run_at is None  # type: ignore[union-attr]

@@ -49,7 +49,7 @@ def test_jobs_fire_once_at_their_time_whatever_the_steps(
                 cancelled_at: datetime | None = None
                 for index, step in enumerate(steps):
                     if index == cancel_after and recurring:
-                        await scheduler.cancel(recurring[0].job_id)
+                        await scheduler.cancel(recurring[0].job_id, app_id="app")
                         cancelled_at = clock.now()
                     await clock.advance(step)
                 end = clock.now()

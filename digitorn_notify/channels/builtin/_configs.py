@@ -21,14 +21,13 @@ import attrs
 import httpx
 
 from digitorn_notify._convert import structure
-from digitorn_notify.channels._schema import (
-    check_header_map,
-    described,
+from digitorn_notify._validators import (
     finite_positive,
     no_line_breaks,
     one_of,
     optional_finite_positive,
 )
+from digitorn_notify.channels._schema import check_header_map, described
 from digitorn_notify.channels.builtin._http import display_url
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.secrets import Secret
@@ -144,7 +143,9 @@ def addresses(value: Any, field: str) -> list[str]:
     found = []
     for item in items:
         if not isinstance(item, str):
-            raise ValueError(f"{field}: expected an address (a string), got {type(item).__name__}")
+            raise ValueError(  # noqa: TRY004 - as above
+                f"{field}: expected an address (a string), got {type(item).__name__}"
+            )
         address = item.strip()
         if not address:
             continue
@@ -168,7 +169,9 @@ def _one_address(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     try:
         found = addresses(value, attribute.name)
     except ValueError as exc:
-        raise ConfigError(str(exc).removeprefix(f"{attribute.name}: "), path=attribute.name) from None
+        raise ConfigError(
+            str(exc).removeprefix(f"{attribute.name}: "), path=attribute.name
+        ) from None
     if len(found) != 1 or "," in value:
         raise ConfigError("must be one email address", path=attribute.name)
 
@@ -237,7 +240,9 @@ class WebhookDeliveryConfig:
     url: str | None = described("Target URL (its host must be in allowed_hosts)", default=None)
     headers: dict[str, str] = described("Headers merged over the configured ones", factory=dict)
     payload: Any = described("A JSON body (mapping or list) replacing the template", default=None)
-    idempotency_key: str | None = described("Key to send instead of the generated one", default=None)
+    idempotency_key: str | None = described(
+        "Key to send instead of the generated one", default=None
+    )
 
 
 # -- email ----------------------------------------------------------------------------------
@@ -281,7 +286,9 @@ class EmailConfig:
         validator=finite_positive,
     )
     verify_ssl: bool = described("Verify the server's certificate (default true)", default=True)
-    ca_file: str | None = described("CA bundle to verify the server with (an internal CA)", default=None)
+    ca_file: str | None = described(
+        "CA bundle to verify the server with (an internal CA)", default=None
+    )
 
     def __attrs_post_init__(self) -> None:
         if bool(self.username) != bool(self.password):
