@@ -16,7 +16,17 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.lowlevel
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "utc"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "iso", "utc"]
+
+
+def iso(value: datetime) -> str:
+    """``value`` in UTC as ISO 8601 with a ``Z``: how every response shows a time.
+
+    The spec's responses write times this way (``"2026-03-13T15:35:00Z"``).
+    """
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"  # a UTC time's isoformat() ends with +00:00
 
 
 def utc(value: datetime) -> datetime:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -28,6 +28,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception
 
 from digitorn_notify._convert import converter as _base_converter
+from digitorn_notify.clock import iso
 from digitorn_notify.storage.protocols import JobRecord
 from digitorn_notify.timeexpr import CronSchedule, IntervalSchedule, OneShot
 
@@ -80,13 +81,6 @@ class ActionType(enum.StrEnum):
     LLM_PROMPT = "llm_prompt"
     #: Deliver ``prompt`` as the message, directly.
     NOTIFICATION = "notification"
-
-
-def iso(value: datetime) -> str:
-    """``value`` in UTC as ISO 8601 with a ``Z``, as the spec's responses show times."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat()[:-6] + "Z"  # a UTC time's isoformat() ends with +00:00
 
 
 def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:

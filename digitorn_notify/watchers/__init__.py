@@ -3,8 +3,9 @@
 ::
 
     async with WatcherEngine(registry, invoker, store=store) as engine:
-        await engine.start("http.get", {"url": "https://api.example.com/health"},
-                           interval=30, label="API health", notify_when="on_error")
+        started = await engine.start("http.get", {"url": "https://api.example.com/health"},
+                                     app_id="my-app", interval=30, label="API health",
+                                     notify_when="on_error")
 
 A check runs the host's tool through its :class:`~digitorn_notify.host.ActionInvoker`;
 an escalation strategy (``on_change``, ``on_error``, ``on_threshold``, ``summary``,
@@ -16,7 +17,8 @@ saved in a :class:`~digitorn_notify.storage.WatcherStore` and come back with
 Modules: ``_engine`` (the public requests), ``_timing`` (when checks run), ``_runner``
 (what a check does), ``_saver`` (the store), ``_watcher`` (one watcher's state),
 ``_strategies``, ``_history`` (the ring buffer), ``_encode`` (results as JSON text),
-``_format`` (the notification), ``_models`` (stored form and response shapes).
+``_format`` (the notification), ``_models`` (the arguments and the stored form),
+``_results`` (the answers).
 """
 
 from digitorn_notify.errors import ToolNotAllowedError, WatcherError, WatcherNotFoundError
@@ -24,9 +26,8 @@ from digitorn_notify.watchers._encode import default_error_detector
 from digitorn_notify.watchers._engine import WatcherEngine
 from digitorn_notify.watchers._format import MAX_NOTICE_CHARS
 from digitorn_notify.watchers._history import HISTORY_SIZE
-from digitorn_notify.watchers._models import (
-    MAX_INTERVAL,
-    MIN_INTERVAL,
+from digitorn_notify.watchers._models import MAX_INTERVAL, MIN_INTERVAL, WatcherSpec
+from digitorn_notify.watchers._results import (
     HistoryItem,
     RestoreReport,
     WatcherChange,
@@ -60,6 +61,7 @@ __all__ = [
     "WatcherHistory",
     "WatcherList",
     "WatcherNotFoundError",
+    "WatcherSpec",
     "WatcherStarted",
     "WatcherStatus",
     "WatcherSummary",

@@ -12,35 +12,36 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from digitorn_notify._convert import describe_structure_error
+import anyio
+
+from digitorn_notify._convert import describe_structure_error, structure
+from digitorn_notify.channels._choice import (
+    DefaultChannel,
+    check_default_channel,
+    check_output_channel,
+)
 from digitorn_notify.channels.registry import ChannelRegistry
-from digitorn_notify.clock import Clock
+from digitorn_notify.clock import Clock, iso
 from digitorn_notify.errors import ConfigError, ToolNotAllowedError, WatcherNotFoundError
 from digitorn_notify.host import ActionInvoker, Policy, PolicyGuard
 from digitorn_notify.storage.protocols import WatcherRecord, WatcherStore
 from digitorn_notify.watchers._format import format_interval
 from digitorn_notify.watchers._history import HISTORY_SIZE
-from digitorn_notify.watchers._models import (
+from digitorn_notify.watchers._models import WatcherSpec, validate_last_n
+from digitorn_notify.watchers._results import (
     RestoreReport,
     WatcherChange,
     WatcherHistory,
     WatcherList,
-    WatcherSpec,
     WatcherStarted,
     WatcherStatus,
-    json_object,
-    number_for_json,
-    optional_name,
-    validate_interval,
-    validate_label,
-    validate_last_n,
-    validate_tool_name,
 )
 from digitorn_notify.watchers._runner import ErrorDetector, Runner, WatcherEngineStats
 from digitorn_notify.watchers._strategies import build_strategy
-from digitorn_notify.watchers._watcher import PAUSED, RUNNING, Watcher, history_item, iso
+from digitorn_notify.watchers._watcher import PAUSED, RUNNING, Watcher, history_item, moment
 
 __all__ = ["WatcherEngine"]
 
@@ -55,9 +56,15 @@ class WatcherEngine:
     Run it as an async context manager inside your program::
 
         async with WatcherEngine(registry, invoker, store=store, guard=guard) as engine:
-            await engine.restore("my-app")          # after a restart
-            started = await engine.start("http.get", {"url": "..."}, interval=30,
-                                         label="API health", notify_when="on_error")
+            await engine.restore(app_id="my-app")          # after a restart
+            started = await engine.start("http.get", {"url": "..."}, app_id="my-app",
+                                         interval=30, label="API health",
+                                         notify_when="on_error")
+            print(started.to_dict())                         # the spec's watch_start answer
+
+    One engine serves many apps: every call takes ``app_id``, and one app never sees
+    another's watchers. Calls return frozen attrs objects whose ``to_dict()`` is the
+    spec's response shape.
 
     ``registry`` delivers the notifications; ``invoker`` runs the checks (an
     :class:`~digitorn_notify.host.ActionInvoker` or an ``async def (tool_name, params)``);
@@ -65,10 +72,10 @@ class WatcherEngine:
     keeps watchers across restarts (default: a fresh ``MemoryStore``); ``clock`` defaults
     to the registry's.
 
-    ``app_id`` is the app of calls that do not name one. ``default_channel`` is where
-    watchers without an ``output_channel`` report: a channel name, or a function of the
-    app id returning one (``None`` for ``llm_notification``), so that the app's
-    ``execution.default_channel`` can be honoured. ``check_timeout`` bounds each check
+    ``default_channel`` is where watchers without an ``output_channel`` report, read at
+    each notification: a channel name, or a function of the app id returning one
+    (``None`` for ``llm_notification``), so that the app's ``execution.default_channel``
+    can be honoured. ``check_timeout`` bounds each check
     (seconds, measured on ``clock``); ``max_concurrent_checks`` bounds checks in flight
     across all watchers; ``save_every`` is how many checks a watcher may run between two
     saves of its counters; ``max_result_chars`` is the longest result text kept whole in
@@ -84,8 +91,7 @@ class WatcherEngine:
         store: WatcherStore | None = None,
         guard: PolicyGuard | Callable[[str], Policy | str] | None = None,
         clock: Clock | None = None,
-        app_id: str = "default",
-        default_channel: str | Callable[[str], str | None] = "llm_notification",
+        default_channel: DefaultChannel = "llm_notification",
         check_timeout: float = 30.0,
         max_concurrent_checks: int = 100,
         save_every: int = 10,
@@ -98,15 +104,15 @@ class WatcherEngine:
             store=store,
             guard=guard,
             clock=clock,
-            default_channel=default_channel,
+            default_channel=check_default_channel(default_channel),
             check_timeout=check_timeout,
             max_concurrent_checks=max_concurrent_checks,
             save_every=save_every,
             max_result_chars=max_result_chars,
             error_detector=error_detector,
         )
-        #: The app of calls that do not name one.
-        self.app_id = app_id
+        # Creating a watcher with a given id checks, then saves: one at a time.
+        self._creating = anyio.Lock()
 
     @property
     def registry(self) -> ChannelRegistry:
@@ -144,71 +150,114 @@ class WatcherEngine:
         output_config: Mapping[str, Any] | None = None,
         session_id: str | None = None,
         *,
-        app_id: str | None = None,
+        app_id: str,
+        watcher_id: str | None = None,
+        replace_existing: bool = False,
     ) -> WatcherStarted:
-        """Start watching ``tool_name``; the first check runs at once.
+        """Start watching ``tool_name`` for ``app_id``; the first check runs at once.
 
-        Raises :class:`~digitorn_notify.errors.ConfigError` (naming the argument) for an
+        Give ``watcher_id`` to name the watcher yourself; creating an id that exists
+        raises, unless ``replace_existing=True``, which replaces it. A host that starts
+        its watchers at every boot with fixed ids and then calls :meth:`restore` gets
+        each watcher once.
+
+        Raises :class:`~digitorn_notify.errors.ConfigError` naming the argument for an
         interval outside 5..3600 s, an unknown strategy, a bad ``notify_config``, an
-        unknown ``output_channel`` or arguments that are not JSON, and
-        :class:`~digitorn_notify.errors.ToolNotAllowedError` when the host's policy does
-        not rate the tool ``AUTO``. Nothing is created when it raises.
+        ``output_channel`` the app does not have, arguments that are not JSON or an id
+        that exists; and :class:`~digitorn_notify.errors.ToolNotAllowedError` when the
+        host's policy does not rate the tool ``AUTO``. Nothing is created when it raises.
         """
         self._runner.require_running()
-        app = self.app_id if app_id is None else app_id
-        tool_name = validate_tool_name(tool_name)
-        interval = validate_interval(interval)
-        label = validate_label(label)
-        strategy = build_strategy(notify_when, notify_config)
-        spec = WatcherSpec(
-            watcher_id=self._new_id(),
-            app_id=app,
-            tool_name=tool_name,
-            params=json_object(params, "params"),
-            interval=interval,
-            label=label,
-            notify_when=notify_when,
-            notify_config=json_object(notify_config, "notify_config"),
-            output_channel=self._validate_channel(output_channel, app),
-            output_config=json_object(output_config, "output_config"),
-            session_id=optional_name(session_id, "session_id"),
-            created_at=self.clock.now(),
-        )
-        policy = self._runner.policy_of(tool_name)
+        if not isinstance(replace_existing, bool):
+            raise ConfigError(
+                f"expected true or false, got {type(replace_existing).__name__}",
+                path="replace_existing",
+            )
+        arguments = {
+            "watcher_id": self._new_id() if watcher_id is None else watcher_id,
+            "app_id": app_id,
+            "tool_name": tool_name,
+            "params": params,
+            "interval": interval,
+            "label": label,
+            "notify_when": notify_when,
+            "notify_config": notify_config,
+            "output_channel": output_channel,
+            "output_config": output_config,
+            "session_id": session_id,
+            "created_at": self.clock.now(),
+        }
+        spec = structure(arguments, WatcherSpec)
+        strategy = build_strategy(spec.notify_when, spec.notify_config)
+        if spec.output_channel is not None:
+            check_output_channel(self.registry, spec.app_id, spec.output_channel)
+        policy = self._runner.policy_of(spec.tool_name)
         if policy is not None:
             raise ToolNotAllowedError(
-                f"{tool_name!r} cannot be watched: {policy}; watchers run unattended, so only "
-                "tools the host's policy rates AUTO can be watched"
+                f"{spec.tool_name!r} cannot be watched: {policy}; watchers run unattended, so "
+                "only tools the host's policy rates AUTO can be watched"
             )
-        watcher = Watcher(spec, strategy, HISTORY_SIZE)
+        if watcher_id is None:
+            await self._create(Watcher(spec, strategy, HISTORY_SIZE))
+        else:
+            async with self._creating:
+                await self._replace(spec.watcher_id, spec.app_id, replace=replace_existing)
+                await self._create(Watcher(spec, strategy, HISTORY_SIZE))
+        shown = spec.label or spec.tool_name
+        return WatcherStarted(
+            watcher_id=spec.watcher_id,
+            tool_name=spec.tool_name,
+            label=spec.label,
+            status=RUNNING,
+            interval=spec.interval,
+            notify_when=spec.notify_when,
+            hint=(
+                f"Watcher '{shown}' started. Checking {spec.tool_name} every "
+                f"{format_interval(spec.interval)}. You'll be notified via "
+                f"'{spec.notify_when}' strategy."
+            ),
+        )
+
+    async def _create(self, watcher: Watcher) -> None:
         await self._runner.saver.save(watcher)  # persisted before it runs
         self._runner.add(watcher, due=self.clock.monotonic())
-        shown = label or tool_name
-        return {
-            "watcher_id": spec.watcher_id,
-            "tool_name": tool_name,
-            "label": label,
-            "status": RUNNING,
-            "interval": number_for_json(interval),
-            "notify_when": notify_when,
-            "hint": (
-                f"Watcher '{shown}' started. Checking {tool_name} every "
-                f"{format_interval(interval)}. You'll be notified via '{notify_when}' strategy."
-            ),
-        }
 
-    async def stop(self, watcher_id: str, *, app_id: str | None = None) -> WatcherChange:
+    async def _replace(self, watcher_id: str, app_id: str, *, replace: bool) -> None:
+        """Make room for a watcher created with ``watcher_id``, or refuse to."""
+        loaded = self._runner.watchers.get(watcher_id)
+        if loaded is not None:
+            owner: str | None = loaded.spec.app_id
+        else:
+            record = await self.store.get_watcher(watcher_id)
+            owner = None if record is None else record.app_id
+        if owner is None:
+            return
+        if owner != app_id:
+            raise ConfigError(
+                f"watcher id {watcher_id!r} belongs to another app; choose another id",
+                path="watcher_id",
+            )
+        if not replace:
+            raise ConfigError(
+                f"a watcher with id {watcher_id!r} already exists; pass replace_existing=True"
+                " to replace it",
+                path="watcher_id",
+            )
+        if loaded is not None:
+            await self._runner.remove(loaded)
+
+    async def stop(self, watcher_id: str, *, app_id: str) -> WatcherChange:
         """Stop and remove the watcher (from the store too); its history is discarded.
 
         A check in flight is cancelled. Raises :class:`WatcherNotFoundError` for an
-        unknown id (or one of another app than ``app_id``, when given).
+        id the app has no watcher by (another app's watcher is not found either).
         """
         watcher = self._get(watcher_id, app_id)
         previous = watcher.status
         await self._runner.remove(watcher)
         return self._change(watcher, "stopped", previous, "It was removed; its history is gone.")
 
-    async def pause(self, watcher_id: str, *, app_id: str | None = None) -> WatcherChange:
+    async def pause(self, watcher_id: str, *, app_id: str) -> WatcherChange:
         """Skip the watcher's checks until :meth:`resume`; history and counters are kept.
 
         Its cadence goes on: on resume, checks continue at the next tick of the original
@@ -223,7 +272,7 @@ class WatcherEngine:
             watcher, PAUSED, previous, "Checks are skipped; call watch_resume to restart them."
         )
 
-    async def resume(self, watcher_id: str, *, app_id: str | None = None) -> WatcherChange:
+    async def resume(self, watcher_id: str, *, app_id: str) -> WatcherChange:
         """Restart the checks of a paused watcher, at the next tick of its cadence.
 
         Raises :class:`ToolNotAllowedError` if the host's policy no longer rates the
@@ -236,121 +285,116 @@ class WatcherEngine:
             if policy is not None:
                 raise ToolNotAllowedError(f"{watcher.spec.tool_name!r} cannot be resumed: {policy}")
             await self._runner.set_paused(watcher, paused=False)
-        when = iso(self._runner.wall_time_of(watcher.next_due))
+        when = iso(moment(self._runner.wall_time_of(watcher.next_due)))
         return self._change(watcher, RUNNING, previous, f"Next check at {when}.")
 
-    async def status(self, watcher_id: str, *, app_id: str | None = None) -> WatcherStatus:
+    async def status(self, watcher_id: str, *, app_id: str) -> WatcherStatus:
         """Metrics, last result and error, the five latest checks, and the full configuration."""
         watcher = self._get(watcher_id, app_id)
         spec = watcher.spec
         running = watcher.status == RUNNING
-        return {
-            "watcher_id": spec.watcher_id,
-            "app_id": spec.app_id,
-            "tool_name": spec.tool_name,
-            "label": spec.label,
-            "status": RUNNING if running else PAUSED,
-            "interval": number_for_json(spec.interval),
-            "notify_when": spec.notify_when,
-            "notify_config": spec.notify_config,
-            "params": spec.params,
-            "output_channel": self._runner.channel_of(spec),
-            "output_config": spec.output_config,
-            "session_id": spec.session_id,
-            "created_at": spec.created_at.isoformat(),
-            "paused_at": iso(watcher.paused_at),
-            "check_count": watcher.check_count,
-            "notification_count": watcher.notification_count,
-            "error_count": watcher.error_count,
-            "consecutive_errors": watcher.consecutive_errors,
-            "skipped_checks": watcher.skipped_checks,
-            "timeouts": watcher.timeouts,
-            "crashes": watcher.crashes,
-            "last_check_at": iso(watcher.last_check_at),
-            "next_check_at": iso(self._runner.wall_time_of(watcher.next_due)) if running else None,
-            "mean_check_duration_ms": (
+        return WatcherStatus(
+            watcher_id=spec.watcher_id,
+            app_id=spec.app_id,
+            tool_name=spec.tool_name,
+            label=spec.label,
+            status=RUNNING if running else PAUSED,
+            interval=spec.interval,
+            notify_when=spec.notify_when,
+            notify_config=spec.notify_config,
+            params=spec.params,
+            output_channel=self._runner.channel_of(spec),
+            output_config=spec.output_config,
+            session_id=spec.session_id,
+            created_at=spec.created_at,
+            paused_at=_moment(watcher.paused_at),
+            check_count=watcher.check_count,
+            notification_count=watcher.notification_count,
+            error_count=watcher.error_count,
+            consecutive_errors=watcher.consecutive_errors,
+            skipped_checks=watcher.skipped_checks,
+            timeouts=watcher.timeouts,
+            crashes=watcher.crashes,
+            last_check_at=_moment(watcher.last_check_at),
+            next_check_at=(
+                moment(self._runner.wall_time_of(watcher.next_due)) if running else None
+            ),
+            mean_check_duration_ms=(
                 round(watcher.total_duration / watcher.check_count * 1000, 3)
                 if watcher.check_count
                 else None
             ),
-            "last_result": _decoded(watcher.last_result),
-            "last_error": watcher.last_error,
-            "last_delivery_error": watcher.last_delivery_error,
-            "last_crash": watcher.last_crash,
-            "check_running": watcher.running_check != 0,
-            "recent_history": [history_item(e) for e in watcher.history.last(_RECENT)],
-        }
+            last_result=_decoded(watcher.last_result),
+            last_error=watcher.last_error,
+            last_delivery_error=watcher.last_delivery_error,
+            last_crash=watcher.last_crash,
+            check_running=watcher.running_check != 0,
+            recent_history=tuple(history_item(e) for e in watcher.history.last(_RECENT)),
+        )
 
-    async def list(self, *, app_id: str | None = None) -> WatcherList:
+    async def list(self, *, app_id: str) -> WatcherList:
         """The app's watchers, running ones first, each group oldest first."""
-        app = self.app_id if app_id is None else app_id
         watchers = sorted(
-            self._runner.watchers_of(app),
+            self._runner.watchers_of(app_id),
             key=lambda w: (w.status != RUNNING, w.spec.created_at, w.spec.watcher_id),
         )
-        running = sum(1 for w in watchers if w.status == RUNNING)
-        return {
-            "watchers": [w.summary() for w in watchers],
-            "total": len(watchers),
-            "running": running,
-            "paused": len(watchers) - running,
-        }
+        return WatcherList(tuple(w.summary() for w in watchers))
 
-    async def history(
-        self, watcher_id: str, last_n: int = 10, *, app_id: str | None = None
-    ) -> WatcherHistory:
+    async def history(self, watcher_id: str, last_n: int = 10, *, app_id: str) -> WatcherHistory:
         """The newest ``last_n`` (1..100) checks, oldest first."""
         last_n = validate_last_n(last_n, HISTORY_SIZE)
         watcher = self._get(watcher_id, app_id)
-        entries = [history_item(e) for e in watcher.history.last(last_n)]
-        return {
-            "watcher_id": watcher.spec.watcher_id,
-            "tool_name": watcher.spec.tool_name,
-            "label": watcher.spec.label,
-            "check_count": watcher.check_count,
-            "count": len(entries),
-            "entries": entries,
-        }
+        return WatcherHistory(
+            watcher_id=watcher.spec.watcher_id,
+            tool_name=watcher.spec.tool_name,
+            label=watcher.spec.label,
+            check_count=watcher.check_count,
+            entries=tuple(history_item(e) for e in watcher.history.last(last_n)),
+        )
 
-    async def restore(self, app_id: str | None = None) -> RestoreReport:
+    async def restore(self, *, app_id: str) -> RestoreReport:
         """Recreate the app's stored watchers: running ones resume, paused ones stay paused.
 
         Counters and the strategies' state (the ``on_change`` baseline, a run of
         failures) are kept; the history starts empty. A running watcher's next check
         comes one interval after its last one (at once if that time has passed). A
-        record that cannot be read is reported in ``skipped`` and left in the store.
+        watcher this engine already runs (started again with its ``watcher_id`` at
+        boot) is left as it is and listed in ``already_loaded``. A record that cannot
+        be read is reported in ``skipped`` and left in the store.
         """
         self._runner.require_running()
-        app = self.app_id if app_id is None else app_id
-        report: RestoreReport = {
-            "app_id": app,
-            "restored": [],
-            "running": 0,
-            "paused": 0,
-            "already_loaded": [],
-            "skipped": {},
-        }
-        for record in await self.store.list_watchers(app):
+        restored: list[str] = []
+        already_loaded: list[str] = []
+        skipped: dict[str, str] = {}
+        counts = {RUNNING: 0, PAUSED: 0}
+        for record in await self.store.list_watchers(app_id):
             if record.watcher_id in self._runner.watchers:
-                report["already_loaded"].append(record.watcher_id)
+                already_loaded.append(record.watcher_id)
                 continue
             try:
                 watcher = self._rebuild(record)
             except Exception as exc:  # anything unreadable is reported, never fatal
                 reason = _restore_failure(exc)
-                report["skipped"][record.watcher_id] = reason
+                skipped[record.watcher_id] = reason
                 logger.error(  # noqa: TRY400 - the reason says it all; no traceback needed
                     "watcher %s of app %s could not be restored and stays in the store: %s",
                     record.watcher_id,
-                    app,
+                    app_id,
                     reason,
-                    extra={"watcher_id": record.watcher_id, "app_id": app},
+                    extra={"watcher_id": record.watcher_id, "app_id": app_id},
                 )
                 continue
             self._runner.add(watcher, due=self._restored_due(watcher))
-            report["restored"].append(record.watcher_id)
-            report["running" if watcher.status == RUNNING else "paused"] += 1
-        return report
+            restored.append(record.watcher_id)
+            counts[RUNNING if watcher.status == RUNNING else PAUSED] += 1
+        return RestoreReport(
+            app_id=app_id,
+            restored=tuple(restored),
+            running=counts[RUNNING],
+            paused=counts[PAUSED],
+            already_loaded=tuple(already_loaded),
+            skipped=skipped,
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -376,42 +420,29 @@ class WatcherEngine:
             if watcher_id not in self._runner.watchers:
                 return watcher_id
 
-    def _get(self, watcher_id: str, app_id: str | None) -> Watcher:
+    def _get(self, watcher_id: str, app_id: str) -> Watcher:
         watcher = self._runner.watchers.get(watcher_id) if isinstance(watcher_id, str) else None
-        if watcher is None or (app_id is not None and watcher.spec.app_id != app_id):
-            where = f" in app {app_id!r}" if app_id is not None else ""
+        if watcher is None or watcher.spec.app_id != app_id:
             raise WatcherNotFoundError(
-                f"no watcher {watcher_id!r}{where}; watch_list shows the existing ones"
+                f"no watcher {watcher_id!r} in app {app_id!r}; watch_list shows the existing ones"
             )
         return watcher
-
-    def _validate_channel(self, name: Any, app_id: str) -> str | None:
-        checked = optional_name(name, "output_channel")
-        if checked is None:
-            return None
-        known = set(self.registry.instances(app_id)) | set(self.registry.types)
-        if checked not in known:
-            raise ConfigError(
-                f"unknown channel {checked!r}; app {app_id!r} has: {', '.join(sorted(known))}",
-                path="output_channel",
-            )
-        return checked
 
     def _change(self, watcher: Watcher, status: Any, previous: str, hint: str) -> WatcherChange:
         spec = watcher.spec
         shown = spec.label or spec.tool_name
         verb = {"stopped": "stopped", PAUSED: "paused", RUNNING: "running"}[status]
         unchanged = "already " if status == previous else ""
-        return {
-            "watcher_id": spec.watcher_id,
-            "tool_name": spec.tool_name,
-            "label": spec.label,
-            "status": status,
-            "previous_status": RUNNING if previous == RUNNING else PAUSED,
-            "check_count": watcher.check_count,
-            "notification_count": watcher.notification_count,
-            "hint": f"Watcher '{shown}' {unchanged}{verb}. {hint}",
-        }
+        return WatcherChange(
+            watcher_id=spec.watcher_id,
+            tool_name=spec.tool_name,
+            label=spec.label,
+            status=status,
+            previous_status=RUNNING if previous == RUNNING else PAUSED,
+            check_count=watcher.check_count,
+            notification_count=watcher.notification_count,
+            hint=f"Watcher '{shown}' {unchanged}{verb}. {hint}",
+        )
 
     def stats(self) -> WatcherEngineStats:
         """Engine-wide counters, for monitoring."""
@@ -420,7 +451,11 @@ class WatcherEngine:
     def __repr__(self) -> str:
         runner = self._runner
         state = "running" if runner.is_running else "stopped"
-        return f"<WatcherEngine app_id={self.app_id!r} {state} watchers={len(runner.watchers)}>"
+        return f"<WatcherEngine {state} watchers={len(runner.watchers)}>"
+
+
+def _moment(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else moment(timestamp)
 
 
 def _decoded(text: str | None) -> Any:

@@ -22,7 +22,7 @@ import anyio.lowlevel
 import attrs
 
 from digitorn_notify._fanout import resume
-from digitorn_notify.channels.builtin.llm_notification import LLMNotificationChannel
+from digitorn_notify.channels._choice import default_channel_for
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
 from digitorn_notify.errors import WatcherNotFoundError
@@ -247,15 +247,7 @@ class Runner(Timing):
         """The channel the watcher reports to."""
         if spec.output_channel is not None:
             return spec.output_channel
-        default = self.default_channel
-        if isinstance(default, str):
-            return default
-        try:
-            name = default(spec.app_id)
-        except Exception:
-            logger.exception("default_channel(%r) failed; using llm_notification", spec.app_id)
-            name = None
-        return name or LLMNotificationChannel.CHANNEL_ID
+        return default_channel_for(self.default_channel, spec.app_id)
 
     def wall_time_of(self, monotonic: float) -> float:
         """A monotonic instant as a POSIX timestamp."""

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
+from digitorn_notify._convert import unknown_key
 from digitorn_notify.errors import ConfigError, ExpressionError
 from digitorn_notify.expressions import Expression, compile_expression
 from digitorn_notify.watchers._encode import canonical_key, error_key, strip_fields
@@ -93,9 +94,9 @@ class Strategy(abc.ABC):
 def _check_keys(config: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
     for key in config:
         if key not in allowed:
-            accepted = ", ".join(allowed) if allowed else "no options"
             raise ConfigError(
-                f"unknown option {key!r}; {name} accepts: {accepted}", path=f"notify_config.{key}"
+                f"{unknown_key(key, allowed, noun='option')} (for {name})",
+                path=f"notify_config.{key}",
             )
 
 
@@ -366,10 +367,7 @@ STRATEGIES: Final[Mapping[str, Callable[[Mapping[str, Any]], Strategy]]] = {
 def build_strategy(notify_when: Any, notify_config: Any) -> Strategy:
     """The strategy ``notify_when`` configured by ``notify_config``; :class:`ConfigError` if bad."""
     if not isinstance(notify_when, str) or notify_when not in STRATEGIES:
-        raise ConfigError(
-            f"unknown strategy {notify_when!r}; use one of: {', '.join(STRATEGIES)}",
-            path="notify_when",
-        )
+        raise ConfigError(unknown_key(notify_when, STRATEGIES, noun="strategy"), path="notify_when")
     if notify_config is None:
         notify_config = {}
     if not isinstance(notify_config, Mapping):

@@ -10,30 +10,24 @@ import anyio
 
 from digitorn_notify._convert import converter
 from digitorn_notify.watchers._history import CheckHistory, HistoryEntry
-from digitorn_notify.watchers._models import (
-    FORMAT_VERSION,
-    HistoryItem,
-    PersistedWatcher,
-    WatcherSpec,
-    WatcherSummary,
-    number_for_json,
-)
+from digitorn_notify.watchers._models import FORMAT_VERSION, PersistedWatcher, WatcherSpec
+from digitorn_notify.watchers._results import HistoryItem, WatcherSummary
 from digitorn_notify.watchers._strategies import Strategy, build_strategy
 
-__all__ = ["PAUSED", "RUNNING", "STOPPED", "Watcher", "history_item", "iso"]
+__all__ = ["PAUSED", "RUNNING", "STOPPED", "Watcher", "history_item", "moment"]
 
 RUNNING: Final = "running"
 PAUSED: Final = "paused"
 STOPPED: Final = "stopped"
 
 
-def iso(timestamp: float | None) -> str | None:
-    """A POSIX timestamp as ISO 8601 UTC text."""
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+def moment(timestamp: float) -> datetime:
+    """A POSIX timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _datetime(timestamp: float | None) -> datetime | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+    return None if timestamp is None else moment(timestamp)
 
 
 def _timestamp(value: datetime | None) -> float | None:
@@ -41,22 +35,19 @@ def _timestamp(value: datetime | None) -> float | None:
 
 
 def history_item(entry: HistoryEntry) -> HistoryItem:
-    """A history entry as the JSON-ready dict ``history`` returns."""
-    item: HistoryItem = {
-        "check": entry.check,
-        "checked_at": iso(entry.at) or "",
-        "duration_ms": round(entry.duration * 1000, 3),
-        "ok": entry.ok,
-    }
-    if not entry.ok:
-        item["error"] = entry.text
-    elif entry.truncated:
-        item["truncated"] = True
-        item["result_preview"] = entry.text
-    else:
-        item["result"] = json.loads(entry.text)
-    item["notified"] = entry.notified
-    return item
+    """A history entry as ``history`` shows it."""
+    ok, truncated = entry.ok, entry.truncated
+    return HistoryItem(
+        check=entry.check,
+        checked_at=moment(entry.at),
+        duration_ms=round(entry.duration * 1000, 3),
+        ok=ok,
+        notified=entry.notified,
+        result=json.loads(entry.text) if ok and not truncated else None,
+        error=None if ok else entry.text,
+        truncated=ok and truncated,
+        result_preview=entry.text if ok and truncated else None,
+    )
 
 
 class Watcher:
@@ -197,18 +188,18 @@ class Watcher:
     def summary(self) -> WatcherSummary:
         """The watcher as one line of ``list``."""
         spec = self.spec
-        return {
-            "watcher_id": spec.watcher_id,
-            "tool_name": spec.tool_name,
-            "label": spec.label,
-            "status": RUNNING if self.status == RUNNING else PAUSED,
-            "interval": number_for_json(spec.interval),
-            "notify_when": spec.notify_when,
-            "check_count": self.check_count,
-            "notification_count": self.notification_count,
-            "error_count": self.error_count,
-            "last_check_at": iso(self.last_check_at),
-        }
+        return WatcherSummary(
+            watcher_id=spec.watcher_id,
+            tool_name=spec.tool_name,
+            label=spec.label,
+            status=RUNNING if self.status == RUNNING else PAUSED,
+            interval=spec.interval,
+            notify_when=spec.notify_when,
+            check_count=self.check_count,
+            notification_count=self.notification_count,
+            error_count=self.error_count,
+            last_check_at=_datetime(self.last_check_at),
+        )
 
     def __repr__(self) -> str:
         # Never the params or results: they may hold tokens.

@@ -91,7 +91,6 @@ async def harness(
     await registry.deploy_app(APP, {"inbox": {"type": "recording"}, "sms": {"type": "lookup"}})
     store = store if store is not None else MemoryStore()
     tool = Tool(*script)
-    engine_options.setdefault("app_id", APP)
     engine_options.setdefault("default_channel", "inbox")
     async with (
         registry,

@@ -22,13 +22,16 @@ pytestmark = pytest.mark.anyio
 
 async def test_start_answers_in_the_spec_shape_with_the_hint() -> None:
     async with harness() as h:
-        started = await h.engine.start(
-            "http.get",
-            {"url": "https://api.example.com/health"},
-            interval=30,
-            label="API health check",
-            notify_when="on_error",
-        )
+        started = (
+            await h.engine.start(
+                "http.get",
+                {"url": "https://api.example.com/health"},
+                interval=30,
+                label="API health check",
+                notify_when="on_error",
+                app_id=APP,
+            )
+        ).to_dict()
         watcher_id = started.pop("watcher_id")
         assert len(watcher_id) == 12
         assert int(watcher_id, 16) >= 0
@@ -45,7 +48,7 @@ async def test_start_answers_in_the_spec_shape_with_the_hint() -> None:
 
 async def test_defaults_and_a_fractional_interval() -> None:
     async with harness() as h:
-        started = await h.engine.start("db.count", interval=7.5)
+        started = (await h.engine.start("db.count", interval=7.5, app_id=APP)).to_dict()
         assert started["interval"] == 7.5
         assert started["notify_when"] == "on_change"
         assert started["label"] == ""
@@ -53,7 +56,7 @@ async def test_defaults_and_a_fractional_interval() -> None:
             "Watcher 'db.count' started. Checking db.count every 7.5s. "
             "You'll be notified via 'on_change' strategy."
         )
-        status = await h.engine.status(started["watcher_id"])
+        status = (await h.engine.status(started["watcher_id"], app_id=APP)).to_dict()
         assert status["params"] == {}
         assert status["notify_config"] == {}
         assert status["output_channel"] == "inbox"  # the engine's default channel
@@ -64,27 +67,42 @@ async def test_defaults_and_a_fractional_interval() -> None:
     [
         ({"interval": 4.9}, "interval", "between 5 and 3600"),
         ({"interval": 3600.5}, "interval", "between 5 and 3600"),
-        ({"interval": True}, "interval", "got True"),
-        ({"interval": "30"}, "interval", "got '30'"),
-        ({"interval": math.nan}, "interval", "got nan"),
+        ({"interval": True}, "interval", "expected a number, got bool"),
+        ({"interval": "30"}, "interval", "expected a number, got str"),
+        ({"interval": math.nan}, "interval", "expected a finite number, got nan"),
         ({"tool_name": ""}, "tool_name", "1 to 200 characters"),
         ({"tool_name": "http get"}, "tool_name", "without spaces"),
-        ({"tool_name": 42}, "tool_name", "got 42"),
-        ({"label": "x" * 501}, "label", "501 characters"),
-        ({"label": None}, "label", "got None"),
-        ({"notify_when": "sometimes"}, "notify_when", "on_change, on_error, on_threshold"),
-        ({"notify_config": ["batch_size"]}, "notify_config", "got list"),
+        ({"tool_name": 42}, "tool_name", "expected a string, got int"),
+        ({"label": "x" * 501}, "label", "got 501"),
+        ({"label": None}, "label", "expected a string, got null"),
+        (
+            {"notify_when": "on_chnage"},
+            "notify_when",
+            "unknown strategy 'on_chnage' (did you mean 'on_change'?); accepted: always,"
+            " on_change, on_error, on_threshold, summary",
+        ),
+        ({"notify_when": "sometimes"}, "notify_when", "accepted: always, on_change"),
+        ({"notify_config": ["batch_size"]}, "notify_config", "expected a mapping, got list"),
         ({"params": {"when": object()}}, "params", "JSON values"),
-        ({"params": "url=x"}, "params", "must be an object"),
+        ({"params": "url=x"}, "params", "expected a mapping, got str"),
         ({"params": {"n": math.inf}}, "params", "JSON values"),
         ({"output_config": {"to": {1, 2}}}, "output_config", "JSON values"),
-        ({"output_channel": "slak"}, "output_channel", "unknown channel 'slak'"),
-        ({"output_channel": ""}, "output_channel", "non-empty string"),
-        ({"session_id": 7}, "session_id", "non-empty string"),
+        (
+            {"output_channel": "inbx"},
+            "output_channel",
+            "unknown channel 'inbx' (did you mean 'inbox'?); accepted: ",
+        ),
+        ({"output_channel": ""}, "output_channel", "must not be empty"),
+        ({"session_id": 7}, "session_id", "expected a string, got int"),
+        ({"session_id": " "}, "session_id", "must not be empty"),
+        ({"watcher_id": "../x"}, "watcher_id", "'../x' is not a valid id"),
+        ({"watcher_id": 12}, "watcher_id", "expected a string, got int"),
+        ({"replace_existing": "yes"}, "replace_existing", "expected true or false, got str"),
         (
             {"notify_when": "summary", "notify_config": {"batch": 5}},
             "notify_config.batch",
-            "summary accepts: batch_size",
+            "unknown option 'batch' (did you mean 'batch_size'?); accepted: batch_size"
+            " (for summary)",
         ),
     ],
 )
@@ -94,11 +112,11 @@ async def test_bad_arguments_are_refused_naming_the_argument(
     async with harness() as h:
         call: dict[str, Any] = {"tool_name": "http.get", **arguments}
         with pytest.raises(ConfigError) as caught:
-            await h.engine.start(**call)
+            await h.engine.start(**call, app_id=APP)
         assert caught.value.path == path
         assert fragment in caught.value.reason
         # Nothing was created, nothing was checked.
-        assert (await h.engine.list())["total"] == 0
+        assert (await h.engine.list(app_id=APP)).total == 0
         assert await h.store.list_watchers() == []
         await h.settle()
         assert h.tool.calls == []
@@ -106,14 +124,21 @@ async def test_bad_arguments_are_refused_naming_the_argument(
 
 async def test_unknown_channel_lists_what_the_app_has() -> None:
     async with harness() as h:
-        with pytest.raises(ConfigError, match="unknown channel 'nope'; app 'app' has: ") as caught:
-            await h.engine.start("http.get", output_channel="nope")
-        known = caught.value.reason.rpartition("has: ")[2].split(", ")
+        with pytest.raises(
+            ConfigError, match=r"^output_channel: unknown channel 'nope'; accepted: "
+        ) as caught:
+            await h.engine.start("http.get", output_channel="nope", app_id=APP)
+        known = caught.value.reason.rpartition("accepted: ")[2].split(", ")
         assert {"inbox", "llm_notification", "log", "sms"} <= set(known)
         assert known == sorted(known)
-        # Instances and registered types are both fine.
-        await h.engine.start("http.get", output_channel="sms")
-        await h.engine.start("http.get", output_channel="log")
+        # A type that needs config is not a channel of its own; another app's is not ours.
+        with pytest.raises(ConfigError, match="unknown channel 'webhook'"):
+            await h.engine.start("http.get", output_channel="webhook", app_id=APP)
+        with pytest.raises(ConfigError, match="unknown channel 'inbox'"):
+            await h.engine.start("http.get", output_channel="inbox", app_id="other")
+        # Instances and types usable without config are both fine.
+        await h.engine.start("http.get", output_channel="sms", app_id=APP)
+        await h.engine.start("http.get", output_channel="log", app_id=APP)
 
 
 @pytest.mark.parametrize(
@@ -129,12 +154,12 @@ async def test_unknown_channel_lists_what_the_app_has() -> None:
 async def test_only_auto_tools_can_be_watched(decision: Any, fragment: str) -> None:
     async with harness(guard=lambda tool: decision if tool == "shell.run" else Policy.AUTO) as h:
         with pytest.raises(ToolNotAllowedError, match=fragment) as caught:
-            await h.engine.start("shell.run", {"cmd": "uptime"})
+            await h.engine.start("shell.run", {"cmd": "uptime"}, app_id=APP)
         assert "only tools the host's policy rates AUTO can be watched" in str(caught.value)
         assert isinstance(caught.value, PermissionError)
         assert isinstance(caught.value, WatcherError)
         assert await h.store.list_watchers() == []
-        await h.engine.start("http.get")  # others are fine
+        await h.engine.start("http.get", app_id=APP)  # others are fine
 
 
 async def test_a_guard_that_raises_refuses_without_leaking_its_message() -> None:
@@ -143,14 +168,14 @@ async def test_a_guard_that_raises_refuses_without_leaking_its_message() -> None
 
     async with harness(guard=guard) as h:
         with pytest.raises(ToolNotAllowedError) as caught:
-            await h.engine.start("http.get")
+            await h.engine.start("http.get", app_id=APP)
         assert "policy guard failed (RuntimeError)" in str(caught.value)
         assert "s3cr3t" not in str(caught.value)
 
 
 async def test_auto_as_a_string_is_accepted() -> None:
     async with harness(guard=lambda tool: "auto") as h:
-        await h.engine.start("http.get")
+        await h.engine.start("http.get", app_id=APP)
 
 
 async def test_requests_need_the_engine_running() -> None:
@@ -159,9 +184,9 @@ async def test_requests_need_the_engine_running() -> None:
 
     engine = WatcherEngine(ChannelRegistry(load_plugins=False), tool)
     with pytest.raises(RuntimeError, match="use `async with engine:`"):
-        await engine.start("http.get")
+        await engine.start("http.get", app_id=APP)
     with pytest.raises(RuntimeError, match="not running"):
-        await engine.restore()
+        await engine.restore(app_id=APP)
 
 
 def test_engine_options_are_validated() -> None:
@@ -188,8 +213,8 @@ async def test_an_engine_cannot_be_entered_twice() -> None:
 
 async def test_unknown_ids_and_other_apps_are_not_found() -> None:
     async with harness() as h:
-        mine = (await h.engine.start("http.get"))["watcher_id"]
-        theirs = (await h.engine.start("http.get", app_id="other"))["watcher_id"]
+        mine = (await h.engine.start("http.get", app_id=APP)).watcher_id
+        theirs = (await h.engine.start("http.get", app_id="other")).watcher_id
         for call in (
             h.engine.status,
             h.engine.pause,
@@ -197,29 +222,29 @@ async def test_unknown_ids_and_other_apps_are_not_found() -> None:
             h.engine.history,
             h.engine.stop,
         ):
-            with pytest.raises(WatcherNotFoundError, match="no watcher 'nope'"):
-                await call("nope")  # type: ignore[operator]
+            with pytest.raises(WatcherNotFoundError, match="no watcher 'nope' in app 'app'"):
+                await call("nope", app_id=APP)  # type: ignore[operator]
             with pytest.raises(WatcherNotFoundError, match=f"no watcher '{theirs}' in app 'app'"):
                 await call(theirs, app_id=APP)  # type: ignore[operator]
+            with pytest.raises(TypeError, match="app_id"):
+                await call(mine)  # type: ignore[operator]  # app_id is required on every call
         assert isinstance(WatcherNotFoundError("x"), LookupError)
-        # Without an app, ids are global; with the right app, found.
-        assert (await h.engine.status(theirs))["app_id"] == "other"
-        assert (await h.engine.status(mine, app_id=APP))["watcher_id"] == mine
-        assert [w["watcher_id"] for w in (await h.engine.list())["watchers"]] == [mine]
-        assert [w["watcher_id"] for w in (await h.engine.list(app_id="other"))["watchers"]] == [
-            theirs
-        ]
+        # With the right app, found; one app never sees another's watchers.
+        assert (await h.engine.status(theirs, app_id="other")).app_id == "other"
+        assert (await h.engine.status(mine, app_id=APP)).watcher_id == mine
+        assert [w.watcher_id for w in await h.engine.list(app_id=APP)] == [mine]
+        assert [w.watcher_id for w in await h.engine.list(app_id="other")] == [theirs]
 
 
 async def test_list_shows_running_watchers_first_then_by_age() -> None:
     async with harness() as h:
-        first = (await h.engine.start("a.one", label="first"))["watcher_id"]
+        first = (await h.engine.start("a.one", label="first", app_id=APP)).watcher_id
         await h.advance(1)
-        second = (await h.engine.start("a.two", label="second"))["watcher_id"]
+        second = (await h.engine.start("a.two", label="second", app_id=APP)).watcher_id
         await h.advance(1)
-        third = (await h.engine.start("a.three", label="third"))["watcher_id"]
-        await h.engine.pause(first)
-        listed = await h.engine.list()
+        third = (await h.engine.start("a.three", label="third", app_id=APP)).watcher_id
+        await h.engine.pause(first, app_id=APP)
+        listed = (await h.engine.list(app_id=APP)).to_dict()
         assert [w["watcher_id"] for w in listed["watchers"]] == [second, third, first]
         assert (listed["total"], listed["running"], listed["paused"]) == (3, 2, 1)
         assert listed["watchers"][2] == {
@@ -232,15 +257,15 @@ async def test_list_shows_running_watchers_first_then_by_age() -> None:
             "check_count": 1,
             "notification_count": 1,
             "error_count": 0,
-            "last_check_at": "2026-01-01T00:00:00+00:00",
+            "last_check_at": "2026-01-01T00:00:00Z",
         }
 
 
 async def test_pause_resume_stop_answers() -> None:
     async with harness() as h:
-        watcher_id = (await h.engine.start("http.get", label="API"))["watcher_id"]
+        watcher_id = (await h.engine.start("http.get", label="API", app_id=APP)).watcher_id
         await h.settle()
-        paused = await h.engine.pause(watcher_id)
+        paused = (await h.engine.pause(watcher_id, app_id=APP)).to_dict()
         assert paused == {
             "watcher_id": watcher_id,
             "tool_name": "http.get",
@@ -251,21 +276,21 @@ async def test_pause_resume_stop_answers() -> None:
             "notification_count": 1,
             "hint": "Watcher 'API' paused. Checks are skipped; call watch_resume to restart them.",
         }
-        again = await h.engine.pause(watcher_id)
+        again = (await h.engine.pause(watcher_id, app_id=APP)).to_dict()
         assert again["previous_status"] == "paused"
         assert again["hint"].startswith("Watcher 'API' already paused.")
-        resumed = await h.engine.resume(watcher_id)
+        resumed = (await h.engine.resume(watcher_id, app_id=APP)).to_dict()
         assert resumed["status"] == "running"
-        assert resumed["hint"] == "Watcher 'API' running. Next check at 2026-01-01T00:00:30+00:00."
-        assert (await h.engine.resume(watcher_id))["hint"].startswith(
+        assert resumed["hint"] == "Watcher 'API' running. Next check at 2026-01-01T00:00:30Z."
+        assert (await h.engine.resume(watcher_id, app_id=APP)).hint.startswith(
             "Watcher 'API' already running."
         )
-        stopped = await h.engine.stop(watcher_id)
+        stopped = (await h.engine.stop(watcher_id, app_id=APP)).to_dict()
         assert stopped["status"] == "stopped"
         assert stopped["previous_status"] == "running"
         assert stopped["hint"] == "Watcher 'API' stopped. It was removed; its history is gone."
         with pytest.raises(WatcherNotFoundError):
-            await h.engine.status(watcher_id)
+            await h.engine.status(watcher_id, app_id=APP)
 
 
 async def test_status_has_metrics_last_result_history_and_configuration() -> None:
@@ -281,10 +306,11 @@ async def test_status_has_metrics_last_result_history_and_configuration() -> Non
                 output_channel="sms",
                 output_config={"to_number": "+33"},
                 session_id="s-1",
+                app_id=APP,
             )
-        )["watcher_id"]
+        ).watcher_id
         await h.advance(10, times=2)
-        status = await h.engine.status(watcher_id)
+        status = (await h.engine.status(watcher_id, app_id=APP)).to_dict()
         recent = status.pop("recent_history")
         assert status == {
             "watcher_id": watcher_id,
@@ -299,7 +325,7 @@ async def test_status_has_metrics_last_result_history_and_configuration() -> Non
             "output_channel": "sms",
             "output_config": {"to_number": "+33"},
             "session_id": "s-1",
-            "created_at": "2026-01-01T00:00:00+00:00",
+            "created_at": "2026-01-01T00:00:00Z",
             "paused_at": None,
             "check_count": 3,
             "notification_count": 2,
@@ -308,8 +334,8 @@ async def test_status_has_metrics_last_result_history_and_configuration() -> Non
             "skipped_checks": 0,
             "timeouts": 0,
             "crashes": 0,
-            "last_check_at": "2026-01-01T00:00:20+00:00",
-            "next_check_at": "2026-01-01T00:00:30+00:00",
+            "last_check_at": "2026-01-01T00:00:20Z",
+            "next_check_at": "2026-01-01T00:00:30Z",
             "mean_check_duration_ms": 0.0,
             "last_result": {"code": 201},
             "last_error": "Connection refused",
@@ -334,33 +360,35 @@ async def test_history_returns_the_newest_checks_oldest_first() -> None:
 
     async with harness(count) as h:
         # on_error: no notification, so no check waits (a fake clock steps fastest then).
-        watcher_id = (await h.engine.start("db.count", interval=5, notify_when="on_error"))[
-            "watcher_id"
-        ]
+        watcher_id = (
+            await h.engine.start("db.count", interval=5, notify_when="on_error", app_id=APP)
+        ).watcher_id
         await h.advance(5, times=119)  # 120 checks, the ring keeps 100
-        history = await h.engine.history(watcher_id, last_n=3)
+        history = (await h.engine.history(watcher_id, last_n=3, app_id=APP)).to_dict()
         assert history["check_count"] == 120
         assert history["count"] == 3
         assert [e["check"] for e in history["entries"]] == [118, 119, 120]
         assert [e["result"] for e in history["entries"]] == [{"n": 117}, {"n": 118}, {"n": 119}]
-        assert history["entries"][0]["checked_at"] == "2026-01-01T00:09:45+00:00"
-        assert (await h.engine.history(watcher_id))["count"] == 10
-        everything = await h.engine.history(watcher_id, last_n=100)
+        assert history["entries"][0]["checked_at"] == "2026-01-01T00:09:45Z"
+        assert (await h.engine.history(watcher_id, app_id=APP)).count == 10
+        everything = (await h.engine.history(watcher_id, last_n=100, app_id=APP)).to_dict()
         assert [e["check"] for e in everything["entries"]] == list(range(21, 121))
         for bad in (0, 101, 2.5, True, "3"):
             with pytest.raises(ConfigError, match="between 1 and 100") as caught:
-                await h.engine.history(watcher_id, last_n=bad)  # type: ignore[arg-type]
+                await h.engine.history(watcher_id, last_n=bad, app_id=APP)  # type: ignore[arg-type]
             assert caught.value.path == "last_n"
 
 
 async def test_the_callers_params_are_copied() -> None:
     async with harness() as h:
         params = {"url": "http://127.0.0.1/a", "headers": {"X": "1"}}
-        watcher_id = (await h.engine.start("http.get", params))["watcher_id"]
+        watcher_id = (await h.engine.start("http.get", params, app_id=APP)).watcher_id
         params["headers"]["X"] = "changed"
         await h.settle()
         assert h.tool.calls == [("http.get", {"url": "http://127.0.0.1/a", "headers": {"X": "1"}})]
-        assert (await h.engine.status(watcher_id))["params"]["headers"] == {"X": "1"}
+        assert (await h.engine.status(watcher_id, app_id=APP)).to_dict()["params"]["headers"] == {
+            "X": "1"
+        }
 
 
 async def test_the_default_store_and_clock() -> None:
@@ -374,21 +402,20 @@ async def test_the_default_store_and_clock() -> None:
     assert isinstance(engine.store, MemoryStore)
     assert engine.clock is clock
     assert engine.registry is registry
-    assert engine.app_id == "default"
     async with engine:
-        await engine.start("x.y")
+        await engine.start("x.y", app_id=APP)
         await clock.advance(0)
         assert engine.stats().checks == 1
 
 
 async def test_racing_stop_and_pause_leave_the_watcher_stopped() -> None:
     async with harness() as h:
-        watcher_id = (await h.engine.start("http.get"))["watcher_id"]
+        watcher_id = (await h.engine.start("http.get", app_id=APP)).watcher_id
         outcomes: dict[str, Any] = {}
 
         async def attempt(name: str, call: Any) -> None:
             try:
-                outcomes[name] = (await call(watcher_id))["status"]
+                outcomes[name] = (await call(watcher_id, app_id=APP)).status
             except WatcherNotFoundError as exc:
                 outcomes[name] = str(exc)
 
@@ -399,14 +426,16 @@ async def test_racing_stop_and_pause_leave_the_watcher_stopped() -> None:
         assert outcomes["stop"] == "stopped"
         assert outcomes["pause"] in ("paused", f"watcher {watcher_id!r} was stopped meanwhile")
         assert await h.store.list_watchers() == []
-        assert (await h.engine.list())["total"] == 0
+        assert (await h.engine.list(app_id=APP)).total == 0
 
 
 async def test_reprs_show_no_parameters() -> None:
     async with harness() as h:
-        watcher_id = (await h.engine.start("http.get", {"token": "s3cr3t-token"}))["watcher_id"]
-        assert repr(h.engine) == "<WatcherEngine app_id='app' running watchers=1>"
+        watcher_id = (
+            await h.engine.start("http.get", {"token": "s3cr3t-token"}, app_id=APP)
+        ).watcher_id
+        assert repr(h.engine) == "<WatcherEngine running watchers=1>"
         watcher = h.engine._runner.watchers[watcher_id]
         assert "s3cr3t" not in repr(watcher)
         assert repr(watcher) == f"<Watcher {watcher_id} app='app' tool='http.get' running checks=0>"
-    assert repr(h.engine) == "<WatcherEngine app_id='app' stopped watchers=1>"
+    assert repr(h.engine) == "<WatcherEngine stopped watchers=1>"

@@ -47,7 +47,6 @@ async def test_an_http_health_check_notifies_outage_and_recovery() -> None:
                     http_get,
                     store=MemoryStore(),
                     clock=clock,
-                    app_id=APP,
                     default_channel="inbox",
                 ) as engine,
             ):
@@ -58,8 +57,9 @@ async def test_an_http_health_check_notifies_outage_and_recovery() -> None:
                         interval=30,
                         label="API health check",
                         notify_when="on_error",
+                        app_id=APP,
                     )
-                )["watcher_id"]
+                ).watcher_id
                 await eventually(lambda: engine.stats().checks == 1)
                 status["code"] = 503
                 await clock.advance(30)
@@ -78,7 +78,7 @@ async def test_an_http_health_check_notifies_outage_and_recovery() -> None:
                     'Result: {"status_code": 200, "body": {"ok": true}}',
                     "Recovered after 2 failed check(s).",
                 ]
-                history = await engine.history(watcher_id)
+                history = (await engine.history(watcher_id, app_id=APP)).to_dict()
                 assert [e["ok"] for e in history["entries"]] == [True, False, False, True]
                 assert len(server.requests) == 4
                 assert all(r.path == "/health" for r in server.requests)

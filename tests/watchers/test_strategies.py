@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from digitorn_notify import ConfigError
 from digitorn_notify.watchers._encode import encode_result
 from digitorn_notify.watchers._strategies import Notice, Strategy, build_strategy
-from tests.watchers.support import harness
+from tests.watchers.support import APP, harness
 
 # -- a check sequence, as the engine feeds it to a strategy ---------------------------------
 
@@ -250,7 +250,7 @@ def test_always_notifies_every_check(sequence: list[Any]) -> None:
             "on_change",
             {"expression": "x"},
             "notify_config.expression",
-            "on_change accepts: ignore_fields",
+            "unknown option 'expression'; accepted: ignore_fields (for on_change)",
         ),
         ("on_error", {"repeat_every": 0}, "notify_config.repeat_every", "at least 1"),
         ("on_error", {"repeat_every": "2"}, "notify_config.repeat_every", "whole number"),
@@ -267,7 +267,7 @@ def test_always_notifies_every_check(sequence: list[Any]) -> None:
         ("summary", {"batch_size": 101}, "notify_config.batch_size", "between 1 and 100"),
         ("summary", {"batch_size": 2.5}, "notify_config.batch_size", "whole number"),
         ("summary", {"batch_size": True}, "notify_config.batch_size", "whole number"),
-        ("always", {"x": 1}, "notify_config.x", "always accepts: no options"),
+        ("always", {"x": 1}, "notify_config.x", "unknown option 'x'; accepted: none (for always)"),
         ("on_change", {1: 2}, "notify_config", "option names are strings"),
         ("often", {}, "notify_when", "unknown strategy 'often'"),
         (None, {}, "notify_when", "unknown strategy None"),
@@ -295,6 +295,7 @@ async def test_a_syntax_error_is_refused_at_start_with_the_column() -> None:
                 "http.get",
                 notify_when="on_threshold",
                 notify_config={"expression": "result.x =! 1"},
+                app_id=APP,
             )
         assert caught.value.path == "notify_config.expression"
         assert "column 10" in caught.value.reason
