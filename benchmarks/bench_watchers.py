@@ -71,11 +71,11 @@ async def baseline_us(check: Check, calls: int = 100_000) -> float:
 
 async def throughput(check: Check, n: int, interval: float, seconds: float) -> dict[str, float]:
     registry = dn.ChannelRegistry(load_plugins=False)
-    async with WatcherEngine(registry, check, app_id=APP, max_concurrent_checks=100) as engine:
+    async with WatcherEngine(registry, check, max_concurrent_checks=100) as engine:
         started = time.perf_counter()
         for i in range(n):
             await engine.start(
-                "http.get", {"url": f"http://127.0.0.1/health/{i}"}, interval=interval
+                "http.get", {"url": f"http://127.0.0.1/health/{i}"}, interval=interval, app_id=APP
             )
         start_seconds = time.perf_counter() - started
         # One interval to let every watcher take its baseline, then measure.
@@ -106,9 +106,11 @@ async def fill(n: int, check: Check, *, traced: bool) -> tuple[int, int]:
     if traced:
         tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    async with WatcherEngine(registry, check, clock=clock, app_id=APP) as engine:
+    async with WatcherEngine(registry, check, clock=clock) as engine:
         for i in range(n):
-            await engine.start("http.get", {"url": f"http://127.0.0.1/health/{i}"}, interval=5)
+            await engine.start(
+                "http.get", {"url": f"http://127.0.0.1/health/{i}"}, interval=5, app_id=APP
+            )
         for _ in range(HISTORY_SIZE + 5):
             await clock.advance(5)
         gc.collect()

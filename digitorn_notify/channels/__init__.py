@@ -2,14 +2,23 @@
 
 from digitorn_notify.channels.adapt import TRUNCATION_MARKER, OverflowPolicy, adapt_payload
 from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema, RecipientContext
+from digitorn_notify.channels._choice import DefaultChannel
 from digitorn_notify.channels.builtin import (
     AppriseChannel,
+    AppriseConfig,
+    AppriseDeliveryConfig,
     EmailChannel,
+    EmailConfig,
+    EmailDeliveryConfig,
     LLMNotificationChannel,
+    LLMNotificationDeliveryConfig,
     LogChannel,
+    LogConfig,
     Notification,
     Subscription,
     WebhookChannel,
+    WebhookConfig,
+    WebhookDeliveryConfig,
 )
 from digitorn_notify.channels.context import DeliveryContext, current_delivery
 from digitorn_notify.channels.health import HealthTracker
@@ -26,14 +35,21 @@ __all__ = [
     "TRUNCATION_MARKER",
     "ActionUserResolver",
     "AppriseChannel",
+    "AppriseConfig",
+    "AppriseDeliveryConfig",
     "BaseOutputChannel",
     "ChannelRegistry",
     "ConfigSchema",
+    "DefaultChannel",
     "DeliveryContext",
     "EmailChannel",
+    "EmailConfig",
+    "EmailDeliveryConfig",
     "HealthTracker",
     "LLMNotificationChannel",
+    "LLMNotificationDeliveryConfig",
     "LogChannel",
+    "LogConfig",
     "Notification",
     "OverflowPolicy",
     "RecipientContext",
@@ -42,6 +58,8 @@ __all__ = [
     "UserResolver",
     "UserResolverFactory",
     "WebhookChannel",
+    "WebhookConfig",
+    "WebhookDeliveryConfig",
     "adapt_payload",
     "current_delivery",
 ]

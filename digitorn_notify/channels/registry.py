@@ -35,7 +35,7 @@ import anyio
 import attrs
 import cattrs
 
-from digitorn_notify._convert import converter, describe_structure_error
+from digitorn_notify._convert import converter, describe_structure_error, unknown_key
 from digitorn_notify._fanout import fan_out
 from digitorn_notify.channels._delivery import DeliveryFlow, failure
 from digitorn_notify.channels._state import (
@@ -305,9 +305,8 @@ class ChannelRegistry(DeliveryFlow):
             )
         channel_type = self._types.get(block.type)
         if channel_type is None:
-            known = ", ".join(sorted(self._types))
             raise ConfigError(
-                f"unknown channel type {block.type!r} (known: {known})", path=f"{path}.type"
+                unknown_key(block.type, self._types, noun="channel type"), path=f"{path}.type"
             )
         config = resolver.resolve(block.config, f"{path}.config")
         app.redactor.add(*resolver.secret_values)
@@ -377,7 +376,10 @@ class ChannelRegistry(DeliveryFlow):
             and block.fallback not in self._types
         ):
             raise ConfigError(
-                f"unknown fallback channel {block.fallback!r}", path=f"channels.{name}.fallback"
+                unknown_key(
+                    block.fallback, {*app.instances, *self._types}, noun="fallback channel"
+                ),
+                path=f"channels.{name}.fallback",
             )
 
     async def undeploy_app(self, app_id: str) -> None:
