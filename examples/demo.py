@@ -1,4 +1,5 @@
-"""The main example: channels, a consumer, fallback, fan-out and health, on SQLite.
+"""The main example: channels, a consumer, fallback, fan-out, health, a job and a
+watcher, on SQLite.
 
 Run with ``make demo``. Nothing to start: the embedded SQLite store lives in a
 temporary directory.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,11 @@ CHANNELS = {
     "console": {"type": "log", "config": {"logger_name": "demo.console", "level": "WARNING"}},
     "pager": {"type": "flaky_pager"},  # falls back to llm_notification when it gives up
 }
+
+
+async def disk_usage(tool_name: str, params: Mapping[str, Any]) -> Any:
+    """Stands for one of the host's tools."""
+    return {"host": params["host"], "disk_pct": 91}
 
 
 def show(label: str, result: dn.DeliveryResult) -> None:
@@ -109,6 +117,29 @@ async def main() -> None:
                 latency = f"{health.latency_ms:.3f} ms" if health.latency_ms is not None else "-"
                 print(f"  {name:<18} status={health.status} deliveries={health.deliveries_total}"
                       f" failures={health.failures_total} latency={latency}")
+
+            print("\n6. a job and a watcher: app_id on every call, to_dict() is the agent's answer")
+            async with (
+                dn.Scheduler(registry, store=store, invoker=disk_usage) as scheduler,
+                dn.WatcherEngine(registry, disk_usage, store=store) as engine,
+                registry.subscribe(APP, session_id="alice") as inbox,
+            ):
+                job = await scheduler.schedule_once(
+                    timedelta(0), app_id=APP, session_id="alice", prompt="Stand-up starts now")
+                print(f"  schedule_once -> {job.to_dict()}")
+                watcher = await engine.start(
+                    "disk.usage", {"host": "db-1"}, app_id=APP, session_id="alice",
+                    watcher_id="disk-db-1", replace_existing=True)
+                print(f"  watch_start   -> {watcher.to_dict()['hint']}")
+                with anyio.fail_after(10):
+                    for _ in range(2):
+                        note = await inbox.receive()
+                        print(f"  received (live): {note.payload.message.splitlines()[0]}")
+                try:
+                    await scheduler.schedule_cron("0 9 * * 1-5", app_id=APP, prompt="Daily report",
+                                                  output_channel="audti")
+                except dn.ConfigError as exc:
+                    print(f"  refused at once: {exc}")
 
 
 if __name__ == "__main__":

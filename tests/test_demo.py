@@ -19,3 +19,7 @@ def test_demo_runs_and_shows_each_step() -> None:
     assert "received (live): Pager test (fallback_from=pager)" in out
     assert "received (live): Disk alert: Disk at 91% on db-1" in out
     assert "pager              status=degraded" in out
+    assert "schedule_once -> {'job_id': " in out
+    assert "received (live): Stand-up starts now" in out
+    assert "received (live): [WATCHER UPDATE] watcher_id=disk-db-1" in out
+    assert "refused at once: output_channel: unknown channel 'audti' (did you mean 'audit'?)" in out

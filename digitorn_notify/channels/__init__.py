@@ -1,8 +1,8 @@
 """Channels: the base class, the registry and the built-in channel types."""
 
+from digitorn_notify.channels._choice import DefaultChannel
 from digitorn_notify.channels.adapt import TRUNCATION_MARKER, OverflowPolicy, adapt_payload
 from digitorn_notify.channels.base import BaseOutputChannel, ConfigSchema, RecipientContext
-from digitorn_notify.channels._choice import DefaultChannel
 from digitorn_notify.channels.builtin import (
     AppriseChannel,
     AppriseConfig,
