@@ -38,7 +38,9 @@ async def settle(scheduler: Scheduler) -> None:
 
 async def stored(path: Path, job_id: str) -> ScheduledJob:
     async with SQLiteStore(path) as store:
-        job = await Scheduler(ChannelRegistry(load_plugins=False), store=store).status(job_id, app_id=APP)
+        job = await Scheduler(ChannelRegistry(load_plugins=False), store=store).status(
+            job_id, app_id=APP
+        )
     assert isinstance(job, ScheduledJob)
     return job
 
@@ -128,7 +130,8 @@ async def test_misfire_grace_skips_runs_that_are_too_late(
         async with SQLiteStore(path) as store, Scheduler(registry, store=store) as scheduler:
             await settle(scheduler)
             states = {
-                job.job_id: await scheduler.status(job.job_id, app_id=APP) for job in (hourly, once, tolerant)
+                job.job_id: await scheduler.status(job.job_id, app_id=APP)
+                for job in (hourly, once, tolerant)
             }
     assert [p.message for p in recorded(registry)] == ["t"]  # no grace: run however late
     skipped_hourly = states[hourly.job_id]

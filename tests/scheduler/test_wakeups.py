@@ -74,7 +74,9 @@ async def test_cancelling_the_next_job_moves_the_deadline(
         await scheduler.cancel(soon.job_id, app_id=APP)
         await clock.advance(0)
         assert clock.next_deadline() == T0 + timedelta(hours=1)
-        await scheduler.pause((await scheduler.list(app_id=APP, status="active"))[0].job_id, app_id=APP)
+        await scheduler.pause(
+            (await scheduler.list(app_id=APP, status="active"))[0].job_id, app_id=APP
+        )
         await clock.advance(0)
         assert clock.pending_sleepers == 0
 
