@@ -199,6 +199,17 @@ async def test_secret_in_on_start_error_is_redacted(monkeypatch: pytest.MonkeyPa
             "channels.x.fallback",
             "expected a string, got list",
         ),
+        (
+            {
+                "x": {
+                    "type": "leaky",
+                    "config": {"url": "u"},
+                    "user_resolver": {"module": "db", "action": "q", "cache_ttl": -1},
+                }
+            },
+            "channels.x.user_resolver.cache_ttl",
+            "must be a number of seconds >= 0, got -1.0",
+        ),
         ({"bad name!": {"type": "log"}}, "channels.bad name!", "a channel name is letters"),
         ({"x": "log"}, "channels.x", "must be a mapping with a 'type'"),
         (["log"], "channels", "must be a mapping of names"),

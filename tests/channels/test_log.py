@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from digitorn_notify import ChannelPayload, ChannelRegistry, ConfigError
+from digitorn_notify import ChannelPayload, ChannelRegistry, ConfigError, LogChannel
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +88,14 @@ async def test_log_is_never_retried() -> None:
     registry = ChannelRegistry(load_plugins=False)
     await registry.deploy_app("app", {"audit": {"type": "log"}})
     assert registry.instances("app")["audit"].retry_policy().max_retries == 0
+
+
+async def test_a_channel_built_by_hand_checks_its_config_when_first_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    channel = LogChannel({"logger_name": "by.hand", "level": "warning"})
+    with caplog.at_level(logging.DEBUG, "by.hand"):
+        assert (await channel.deliver("app", ChannelPayload(message="m"), {})).success
+    assert [(r.name, r.levelno) for r in caplog.records] == [("by.hand", logging.WARNING)]
+    with pytest.raises(ConfigError, match="^level: unknown level 'LOUD'"):
+        await LogChannel({"level": "LOUD"}).deliver("app", ChannelPayload(message="m"), {})

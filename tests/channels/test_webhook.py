@@ -478,3 +478,18 @@ async def test_https_with_a_private_ca_and_an_untrusted_certificate(tmp_path: Pa
     assert not result.success
     assert not result.retryable  # a certificate that fails now fails on every retry
     assert str(result.error).startswith(f"POST {server.url}: TLS certificate rejected")
+
+
+async def test_a_channel_built_by_hand_checks_its_config_when_first_used() -> None:
+    with local_http_server() as server:
+        channel = WebhookChannel({"url": server.url + "/x", "timeout": 5, "method": "put"})
+        try:
+            result = await channel.deliver("app", ChannelPayload(message="hi"), {})
+        finally:
+            await channel.on_stop()
+        assert result.success, result.error
+        assert channel.settings.timeout == 5.0
+        assert server.requests[0].method == "PUT"
+    bad = WebhookChannel({"url": "http://127.0.0.1/", "timeout": float("nan")})
+    with pytest.raises(ConfigError, match="^timeout: expected a finite number"):
+        await bad.on_start()
