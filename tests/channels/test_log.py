@@ -97,5 +97,5 @@ async def test_a_channel_built_by_hand_checks_its_config_when_first_used(
     with caplog.at_level(logging.DEBUG, "by.hand"):
         assert (await channel.deliver("app", ChannelPayload(message="m"), {})).success
     assert [(r.name, r.levelno) for r in caplog.records] == [("by.hand", logging.WARNING)]
-    with pytest.raises(ConfigError, match="^level: unknown level 'LOUD'"):
+    with pytest.raises(ConfigError, match=r"^level: unknown level 'LOUD'"):
         await LogChannel({"level": "LOUD"}).deliver("app", ChannelPayload(message="m"), {})

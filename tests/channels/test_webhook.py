@@ -491,5 +491,5 @@ async def test_a_channel_built_by_hand_checks_its_config_when_first_used() -> No
         assert channel.settings.timeout == 5.0
         assert server.requests[0].method == "PUT"
     bad = WebhookChannel({"url": "http://127.0.0.1/", "timeout": float("nan")})
-    with pytest.raises(ConfigError, match="^timeout: expected a finite number"):
+    with pytest.raises(ConfigError, match=r"^timeout: expected a finite number"):
         await bad.on_start()
