@@ -110,6 +110,27 @@ async def test_invalid_urls_are_config_errors_that_hide_the_url() -> None:
         await deploy(42)
 
 
+@pytest.mark.parametrize(
+    ("urls", "config", "path", "fragment"),
+    [
+        ([{"url": "json://127.0.0.1/x", "tgas": ["a"]}], {}, "urls[0].tgas", "did you mean 'tags'"),
+        ([{"url": "json://127.0.0.1/x", "tags": [1]}], {}, "urls[0].tags", "a list of tags"),
+        (["json://127.0.0.1/x", 7], {}, "urls[1]", "an Apprise URL or a {url, tags}"),
+        (["json://127.0.0.1/x"], {"timeout": float("nan")}, "timeout", "finite number"),
+        (["json://127.0.0.1/x"], {"timeout": 0}, "timeout", "finite number > 0"),
+        (["json://127.0.0.1/x"], {"throttle": "no"}, "throttle", "expected true or false"),
+        (["json://127.0.0.1/x"], {"tags": {"a": 1}}, "tags", "a list of tags"),
+    ],
+)
+async def test_config_errors_name_the_field(
+    urls: Any, config: dict[str, Any], path: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        await deploy(urls, **config)
+    assert info.value.path == f"channels.everywhere.config.{path}"
+    assert fragment in info.value.reason
+
+
 async def test_urls_are_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with local_http_server() as server:
