@@ -114,11 +114,25 @@ def _strict_list(type_: Any, conv: cattrs.Converter) -> Any:
     return structure_list
 
 
+def _mapping_first(type_: Any) -> Any:
+    # A nested object given as a number or a string: say a mapping was expected, not
+    # "argument of type 'int' is not iterable".
+    structure_fields = converter.gen_structure_attrs_fromdict(type_)
+
+    def structure_object(value: Any, cl: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping, got {_kind(value)}")
+        return structure_fields(value, cl)
+
+    return structure_object
+
+
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(bool, _strict_bool)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(float, _strict_float)
 converter.register_structure_hook_factory(_is_list, _strict_list)
+converter.register_structure_hook_factory(attrs.has, _mapping_first)
 converter.register_structure_hook_func(
     lambda t: isinstance(t, type) and issubclass(t, enum.Enum) and not issubclass(t, str),
     _enum_member,
