@@ -14,6 +14,7 @@ from digitorn_notify import (
     InvalidJobError,
     JobNotFoundError,
     NotifyError,
+    ResolverError,
     SchedulerError,
     StoreError,
     TimeExpressionError,
@@ -38,6 +39,7 @@ from digitorn_notify import (
         SchedulerError,
         InvalidJobError,
         JobNotFoundError,
+        ResolverError,
     ],
 )
 def test_everything_derives_from_notify_error(cls: type[Exception]) -> None:
@@ -56,3 +58,20 @@ def test_expression_error_keeps_column_and_text_through_pickle() -> None:
     error = ExpressionError("bad", column=7, text="a == ")
     clone = pickle.loads(pickle.dumps(error))
     assert (str(clone), clone.column, clone.text) == ("bad", 7, "a == ")
+
+
+def test_bad_input_is_one_class_and_the_tree_is_exported() -> None:
+    from digitorn_notify import errors
+
+    assert issubclass(InvalidJobError, ConfigError)
+    assert issubclass(InvalidJobError, SchedulerError)
+    assert issubclass(TimeExpressionError, ConfigError)
+    assert "ResolverError" in errors.__all__
+    assert errors.ResolverError is ResolverError
+    error = TimeExpressionError("cannot read 'x' as a time", path="when")
+    clone = pickle.loads(pickle.dumps(error))
+    assert (type(clone), clone.path, str(clone)) == (
+        TimeExpressionError,
+        "when",
+        "when: cannot read 'x' as a time",
+    )
