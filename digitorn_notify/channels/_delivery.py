@@ -276,8 +276,29 @@ class DeliveryFlow:
         )
 
 
+def _masked(result: DeliveryResult, app: AppState) -> DeliveryResult:
+    """``result`` with the app's secrets masked in its metadata and delivery id."""
+    redactor = app.redactor
+    metadata: object = result.metadata
+    delivery_id: object = result.delivery_id
+    changes: dict[str, Any] = {}
+    if metadata:
+        masked = redactor.redact_data(metadata)
+        if masked != metadata:
+            changes["metadata"] = masked
+    if isinstance(delivery_id, str) and delivery_id:
+        masked_id = redactor.redact(delivery_id)
+        if masked_id != delivery_id:
+            changes["delivery_id"] = masked_id
+    return attrs.evolve(result, **changes) if changes else result
+
+
 def _checked(result: DeliveryResult, app: AppState) -> DeliveryResult:
     """A plugin's result with its fields made safe for the retry loop and for callers."""
+    if app.redactor:
+        # A channel may echo what a server answered (a status text, a response id)
+        # into metadata: no secret of the app leaves through it.
+        result = _masked(result, app)
     # Typed as object: plugins are untyped and may put anything in these fields.
     raw_error: object = result.error
     raw_retry_after: object = result.retry_after
