@@ -11,7 +11,12 @@ from digitorn_notify.channels.builtin import (
     Subscription,
     WebhookChannel,
 )
-from digitorn_notify.channels.context import DeliveryContext, current_delivery
+from digitorn_notify.channels.context import (
+    DeliveryContext,
+    current_delivery,
+    delivery_key,
+    run_key,
+)
 from digitorn_notify.channels.health import HealthTracker
 from digitorn_notify.channels.registry import (
     ENTRY_POINT_GROUP,
@@ -44,4 +49,6 @@ __all__ = [
     "WebhookChannel",
     "adapt_payload",
     "current_delivery",
+    "delivery_key",
+    "run_key",
 ]

@@ -20,7 +20,7 @@ from digitorn_notify._fanout import is_coroutine, resume
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
-from digitorn_notify.channels.context import _CURRENT, DeliveryContext
+from digitorn_notify.channels.context import _CURRENT, DeliveryContext, requested_key
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
 
@@ -98,9 +98,12 @@ class DeliveryFlow:
         output_config: dict[str, Any],
     ) -> DeliveryResult:
         results: list[DeliveryResult] = []
-        for part in adapted.payloads:
+        base = requested_key()
+        many = len(adapted.payloads) > 1
+        for number, part in enumerate(adapted.payloads, start=1):
             # Each part is its own logical delivery (its own idempotency key).
-            result = await self._retry_loop(app, instance, part, dict(output_config))
+            key = f"{base}.{number}" if base and many else base
+            result = await self._retry_loop(app, instance, part, dict(output_config), key)
             results.append(result)
             if not result.success:
                 break
@@ -118,13 +121,14 @@ class DeliveryFlow:
         instance: Instance,
         payload: ChannelPayload,
         output_config: dict[str, Any],
+        key: str | None = None,
     ) -> DeliveryResult:
         channel = instance.channel
         policy = instance.policy
         clock = self.clock
         attempt = 0
         # The same context (idempotency key) for every attempt of this delivery.
-        context = DeliveryContext()
+        context = DeliveryContext(key or requested_key())
         token = _CURRENT.set(context)
         try:
             while True:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from digitorn_notify._limits import MAX_DEPTH, too_deep
 from digitorn_notify.clock import utc
 from digitorn_notify.errors import InvalidJobError
 from digitorn_notify.scheduler._timing import first_run_at
@@ -103,6 +104,8 @@ def check_json(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidJobError(f"{name} must be a mapping, not {type(value).__name__}")
     copy = dict(value)
+    if too_deep(copy):
+        raise InvalidJobError(f"{name} is nested deeper than {MAX_DEPTH} levels")
     if copy:
         try:
             json.dumps(copy, allow_nan=False)

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, TypedDict
 
 import attrs
 
+from digitorn_notify._limits import MAX_DEPTH, too_deep
 from digitorn_notify.errors import ConfigError
 
 __all__ = [
@@ -152,6 +153,8 @@ def json_object(value: Any, path: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise ConfigError(f"must be an object, got {type(value).__name__}", path=path)
+    if too_deep(value):
+        raise ConfigError(f"is nested deeper than {MAX_DEPTH} levels", path=path)
     try:
         copied = json.loads(json.dumps(dict(value), allow_nan=False))
     except (TypeError, ValueError) as exc:
