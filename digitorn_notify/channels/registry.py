@@ -37,7 +37,13 @@ import cattrs
 from digitorn_notify._convert import converter, describe_structure_error
 from digitorn_notify._fanout import fan_out
 from digitorn_notify.channels._delivery import DeliveryFlow, failure
-from digitorn_notify.channels._guard import START_TIMEOUT, deploy_error, guarded, start_guarded
+from digitorn_notify.channels._guard import (
+    START_TIMEOUT,
+    deploy_error,
+    guarded,
+    literal_secrets,
+    start_guarded,
+)
 from digitorn_notify.channels._state import (
     AppState,
     Instance,
@@ -326,9 +332,11 @@ class ChannelRegistry(DeliveryFlow):
             logger.warning("%s: a secret shorter than 4 characters cannot be masked", short)
         if block.fallback == name:
             raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
+        # The channel is not there yet to name its literal secrets: mask what may be one.
+        literal = Redactor(literal_secrets(config))
         channel = guarded(
             lambda: self._new_channel(channel_type, config, name, app.app_id),
-            app.redactor,
+            lambda text: literal.redact(app.redactor.redact(text)),
             config_path=f"{path}.config",
             path=path,
             what="cannot create the channel",

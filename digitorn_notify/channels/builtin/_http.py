@@ -108,11 +108,12 @@ def url_secrets(url: str) -> list[str]:
     parts = _split(url)
     if parts is None:
         return [url]
-    values = []
+    values: list[str] = []
+    # User-info is percent-encoded in a URL; the server (and Basic auth) sees it decoded.
     if parts.password:
-        values.append(parts.password)
+        values.extend({parts.password, unquote(parts.password)})
     if parts.username and parts.password:
-        values.append(parts.username)
+        values.extend({parts.username, unquote(parts.username)})
     path_and_query = parts.path + (f"?{parts.query}" if parts.query else "")
     if parts.path not in ("", "/") or parts.query:
         values.append(path_and_query)
