@@ -92,11 +92,15 @@ def echoing_smtp(code: int) -> Iterator[FaultTarget]:
     """An SMTP server refusing AUTH with ``code``, echoing the AUTH PLAIN argument
     (base64 of the login and password), as some servers do in their 535 reply."""
 
-    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         assert isinstance(data, LoginPassword)
         argument = base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()
         return AuthResult(
-            success=False, handled=False, message=f"{code} 5.7.8 rejected AUTH {mechanism} {argument}"
+            success=False,
+            handled=False,
+            message=f"{code} 5.7.8 rejected AUTH {mechanism} {argument}",
         )
 
     port = free_port()
