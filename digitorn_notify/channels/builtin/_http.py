@@ -342,7 +342,10 @@ async def pin_address(
         return (
             f"{host!r} resolves to {', '.join(refused)}, outside allowed_networks; nothing was sent"
         )
-    pinned = url.copy_with(host=addresses[0])
+    # Every address was checked; connect to an IPv4 one when there is one (servers
+    # listen on IPv4 far more often than on IPv6 alone).
+    chosen = next((a for a in addresses if ":" not in a), addresses[0])
+    pinned = url.copy_with(host=chosen)
     extensions: dict[str, Any] = {}
     if url.scheme == "https":
         extensions["sni_hostname"] = host
