@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["dumps", "finite"]
+__all__ = ["dumps", "finite", "loads"]
 
 
 def finite(value: Any) -> Any:
@@ -40,3 +40,13 @@ def dumps(value: Any, **options: Any) -> str:
     except ValueError:
         # Also raised for a circular reference, which the second call reports.
         return json.dumps(finite(value), allow_nan=False, **options)
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads(text)``, refusing ``NaN``, ``Infinity`` and ``-Infinity``
+    (``ValueError``), which Python reads but no strict parser does."""
+    return json.loads(text, parse_constant=_refuse)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from digitorn_notify._json import dumps
+from digitorn_notify._json import dumps, loads
 from digitorn_notify._limits import MAX_DEPTH, too_deep
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelPayload
@@ -128,15 +128,9 @@ class VariableResolver:
         if isinstance(data, str):
             return self._resolve_str(data, path)
         if isinstance(data, Mapping):
-            return {
-                key: self._resolve(value, f"{path}.{key}")
-                for key, value in data.items()
-            }
+            return {key: self._resolve(value, f"{path}.{key}") for key, value in data.items()}
         if isinstance(data, list | tuple):
-            return [
-                self._resolve(value, f"{path}[{index}]")
-                for index, value in enumerate(data)
-            ]
+            return [self._resolve(value, f"{path}[{index}]") for index, value in enumerate(data)]
         return data
 
     def _lookup(self, name: str, path: str) -> tuple[Any, bool]:
@@ -378,9 +372,9 @@ class PayloadTemplate:
                 for s in self._segments or ()
             )
             try:
-                json.loads(text)
+                loads(text)  # strict: a template writing NaN would send invalid JSON
             except ValueError as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid JSON"
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 where = f" at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
                 raise ConfigError(
                     f"not valid JSON once its tokens are filled ({reason}{where}); a token "

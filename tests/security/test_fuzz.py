@@ -317,6 +317,8 @@ def test_variables(values: dict[str, Any], data: Any) -> None:
 
 @fuzz
 @given(template=templates, payload=payloads)
+@example(template="Infinity", payload=ChannelPayload(message=""))  # found by make fuzz
+@example(template='{"v": NaN}', payload=ChannelPayload(message=""))
 def test_payload_templates(template: Any, payload: ChannelPayload) -> None:
     target.payload_template(template, payload)
 

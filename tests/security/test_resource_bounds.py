@@ -177,3 +177,12 @@ async def test_the_log_channel_and_the_buffer_write_nan_as_null(
     [record] = [r for r in caplog.records if r.name == "digitorn.notifications"]
     assert strict(record.getMessage())["structured_data"] == STRICT
     assert note.payload.structured_data == STRICT
+
+
+@pytest.mark.parametrize("template", ['{"v": NaN}', "Infinity", "[-Infinity]"])
+def test_a_template_writing_nan_itself_is_refused(template: str) -> None:
+    # Python's json reads these; no strict parser does. Found by `make fuzz`.
+    from digitorn_notify.templates import PayloadTemplate
+
+    with pytest.raises(ConfigError, match="is not JSON"):
+        PayloadTemplate(template, path="channels.hook.config.payload_template")
