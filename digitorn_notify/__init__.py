@@ -35,6 +35,8 @@ from digitorn_notify.channels import (
     WebhookConfig,
     WebhookDeliveryConfig,
     current_delivery,
+    delivery_key,
+    run_key,
 )
 from digitorn_notify.clock import Clock, FakeClock, SystemClock
 from digitorn_notify.config import AppConfig, ChannelConfig, UserResolverConfig
@@ -200,6 +202,8 @@ __all__ = [
     "__version__",
     "compile_expression",
     "current_delivery",
+    "delivery_key",
     "jobs_response",
     "parse_time_expression",
+    "run_key",
 ]

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 
+from digitorn_notify._limits import MAX_DEPTH, too_deep
 from digitorn_notify.errors import ConfigError
 
 __all__ = [
@@ -100,6 +101,8 @@ def json_object(value: Any, path: str) -> dict[str, Any]:
         raise ConfigError(f"expected a mapping, got {type(value).__name__}", path=path)
     if not value:
         return {}
+    if too_deep(value):
+        raise ConfigError(f"is nested deeper than {MAX_DEPTH} levels", path=path)
     try:
         copied = json.loads(json.dumps(dict(value), allow_nan=False))
     except (TypeError, ValueError) as exc:

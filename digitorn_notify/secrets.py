@@ -4,18 +4,23 @@ A resolved secret is a :class:`Secret`, a ``str`` whose ``repr`` is masked, so a
 channel config printed by accident (in a repr, a log line, a traceback's locals)
 shows ``Secret('***')``. Text we build ourselves (errors, health, logs) goes through
 a :class:`Redactor`, which masks every secret value it knows, URL-encoded forms
-included, because tokens often travel inside URLs.
+included, because tokens often travel inside URLs, and base64 forms, because HTTP
+Basic auth and SMTP AUTH carry them that way (and servers echo them in errors).
+
+Text is always masked *before* it is shortened (:func:`mask_then_cut`): cutting first
+can split a secret, leaving a prefix no mask recognises.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, quote_plus
 
 __all__ = [
@@ -27,12 +32,20 @@ __all__ = [
     "Secret",
     "SecretProvider",
     "as_secret_provider",
+    "config_secrets",
+    "mask_then_cut",
+    "secret_forms",
 ]
 
 MASK = "***"
 #: Shorter values would mask ordinary words ("on", "1") everywhere; a secret that
 #: short protects nothing anyway, and deploying one logs a warning.
 MIN_SECRET_LENGTH = 4
+#: A base64 run shorter than this could be an ordinary word: a secret is masked in its
+#: base64 forms only when they are at least this long (secrets of 6 bytes and more).
+MIN_BASE64_FORM = 6
+#: Nested data deeper than this is masked as text rather than walked.
+_MAX_DEPTH = 32
 
 
 class Secret(str):
@@ -87,8 +100,60 @@ def as_secret_provider(
     return _CallableProvider(provider)
 
 
+def _base64_forms(data: bytes) -> set[str]:
+    """The base64 text that ``data`` becomes inside *any* base64 string.
+
+    Base64 turns 3 bytes into 4 characters, so the characters a value encodes to
+    depend on where it starts in the encoded bytes (``user:secret`` in HTTP Basic auth,
+    ``\\0user\\0secret`` in SMTP AUTH PLAIN). For each of the 3 alignments, the
+    characters whose 6 bits all come from ``data`` are the same in every string that
+    contains ``data`` at that alignment: masking them masks the value wherever it is
+    encoded, in the standard and the URL-safe alphabet.
+    """
+    forms = set()
+    for shift in range(3):
+        padded = b"\0" * shift + data
+        start = -(-8 * shift // 6)  # the first character made only of data's bits
+        end = 8 * (shift + len(data)) // 6  # past the last one
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            core = encode(padded).decode("ascii")[start:end]
+            if len(core) >= MIN_BASE64_FORM:
+                forms.add(core)
+    return forms
+
+
+def secret_forms(value: str) -> set[str]:
+    """Every form of ``value`` a :class:`Redactor` masks.
+
+    The value itself; URL-quoted as ``quote(value, safe="")``, ``quote(value)`` (which
+    keeps ``/``, as ``urllib`` and ``httpx`` do by default) and ``quote_plus(value)``;
+    and its base64 forms at every alignment (see :func:`_base64_forms`). Empty for a
+    value shorter than :data:`MIN_SECRET_LENGTH`.
+    """
+    if len(value) < MIN_SECRET_LENGTH:
+        return set()
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    forms |= _base64_forms(value.encode("utf-8", "surrogatepass"))
+    return forms
+
+
+def config_secrets(data: Any) -> list[str]:
+    """The :class:`Secret` strings anywhere in ``data`` (a resolved config block)."""
+    found: list[str] = []
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Secret):
+            found.append(str(value))
+        elif depth < _MAX_DEPTH and isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif depth < _MAX_DEPTH and isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+    return found
+
+
 class Redactor:
-    """Masks known secret values in text."""
+    """Masks known secret values in text, in every form :func:`secret_forms` lists."""
 
     __slots__ = ("__weakref__", "_pattern", "_values")
 
@@ -98,12 +163,10 @@ class Redactor:
         self.add(*values)
 
     def add(self, *values: str) -> None:
-        """Remember more secret values (and their URL-encoded forms)."""
+        """Remember more secret values (and their URL-quoted and base64 forms)."""
         before = len(self._values)
         for value in values:
-            if len(value) < MIN_SECRET_LENGTH:
-                continue
-            self._values.update({value, quote(value, safe=""), quote_plus(value)})
+            self._values |= secret_forms(str(value))
         if len(self._values) != before:
             # Longest first, so a secret that contains another is masked whole;
             # case-blind, so an upper-cased echo or a lower-case %2f escape is caught.
@@ -119,8 +182,41 @@ class Redactor:
             return text
         return self._pattern.sub(MASK, text)
 
+    def redact_data(self, value: Any, _depth: int = 0) -> Any:
+        """``value`` with every string in it masked: keys and values of mappings, items
+        of lists and tuples (as lists). Other values are returned as they are."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping | list | tuple) and _depth >= _MAX_DEPTH:
+            return self.redact(repr(value))
+        if isinstance(value, Mapping):
+            return {
+                self.redact_data(key, _depth + 1): self.redact_data(item, _depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.redact_data(item, _depth + 1) for item in value]
+        return value
+
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
+
+
+def mask_then_cut(
+    text: str, limit: int, *redactors: Redactor | Callable[[str], str], marker: str = "…"
+) -> str:
+    """``text`` with secrets masked, then cut to at most ``limit`` characters.
+
+    The only safe order: a text cut first may end inside a secret, and a secret's
+    prefix is no longer the secret, so no mask would recognise it.
+    """
+    for redactor in redactors:
+        text = redactor.redact(text) if isinstance(redactor, Redactor) else redactor(text)
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
 
 
 class RedactingLogFilter(logging.Filter):

@@ -4,7 +4,9 @@ Three kinds of token are resolved in config values:
 
 - ``{{env.NAME}}``: an environment variable (treated as a secret);
 - ``{{secret.NAME}}``: a value from the :class:`~digitorn_notify.secrets.SecretProvider`;
-- ``{{name}}`` (or ``{{name.key}}``): an entry of the app's ``variables:`` mapping.
+- ``{{name}}`` (or ``{{name.key}}``): an entry of the app's ``variables:`` mapping,
+  which may itself use any of the three (variables referring to each other in a
+  cycle are a :class:`~digitorn_notify.errors.ConfigError` that names the cycle).
 
 Tokens whose root is a runtime name (``{{message}}``, ``{{title}}``,
 ``{{structured_data.x}}``, ``{{event.path}}``, ``{{session_id}}`` ...) are left in
@@ -29,6 +31,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from digitorn_notify._json import dumps, loads
+from digitorn_notify._limits import MAX_DEPTH, too_deep
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelPayload
 from digitorn_notify.secrets import MIN_SECRET_LENGTH, Secret, SecretProvider
@@ -88,31 +92,48 @@ class VariableResolver:
         self.secret_values: set[str] = set()
         #: Paths where a secret too short to be masked was used (worth a warning).
         self.unmaskable: list[str] = []
+        self._raw: dict[str, Any] = dict(variables or {})
         self._variables: dict[str, Any] = {}
-        for name, value in (variables or {}).items():
-            # Variables may use env/secret tokens but not other variables: no cycles.
-            self._variables[name] = self._resolve(value, f"variables.{name}", allow_vars=False)
+        #: Variables being resolved, outermost first: a name met again is a cycle.
+        self._chain: list[str] = []
+        for name in self._raw:
+            self._variable(name)
+
+    def _variable(self, name: str) -> Any:
+        """The resolved value of variable ``name`` (resolved once, on first use)."""
+        if name in self._variables:
+            return self._variables[name]
+        if name in self._chain:
+            cycle = [*self._chain[self._chain.index(name) :], name]
+            raise ConfigError(
+                f"variables refer to each other in a cycle: {' -> '.join(cycle)}",
+                path=f"variables.{self._chain[-1]}",
+            )
+        self._chain.append(name)
+        try:
+            value = self.resolve(self._raw[name], f"variables.{name}")
+        finally:
+            self._chain.pop()
+        self._variables[name] = value
+        return value
 
     def resolve(self, data: Any, path: str) -> Any:
         """Return ``data`` with tokens resolved; ``path`` names it in errors."""
-        return self._resolve(data, path, allow_vars=True)
+        if too_deep(data):
+            # Refused before anything walks it: deeper data would exhaust the stack.
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path=path)
+        return self._resolve(data, path)
 
-    def _resolve(self, data: Any, path: str, *, allow_vars: bool) -> Any:
+    def _resolve(self, data: Any, path: str) -> Any:
         if isinstance(data, str):
-            return self._resolve_str(data, path, allow_vars=allow_vars)
+            return self._resolve_str(data, path)
         if isinstance(data, Mapping):
-            return {
-                key: self._resolve(value, f"{path}.{key}", allow_vars=allow_vars)
-                for key, value in data.items()
-            }
+            return {key: self._resolve(value, f"{path}.{key}") for key, value in data.items()}
         if isinstance(data, list | tuple):
-            return [
-                self._resolve(value, f"{path}[{index}]", allow_vars=allow_vars)
-                for index, value in enumerate(data)
-            ]
+            return [self._resolve(value, f"{path}[{index}]") for index, value in enumerate(data)]
         return data
 
-    def _lookup(self, name: str, path: str, *, allow_vars: bool) -> tuple[Any, bool]:
+    def _lookup(self, name: str, path: str) -> tuple[Any, bool]:
         """The value of token ``name`` and whether it is secret; ``_MISSING`` to leave it."""
         root, _, rest = name.partition(".")
         if root == "env" and rest:
@@ -132,28 +153,27 @@ class VariableResolver:
             return secret, True
         if root in RUNTIME_TEMPLATE_NAMES:
             return _MISSING, False
-        if allow_vars and root in self._variables:
-            value = self._variables[root]
+        if root in self._raw:
+            value = self._variable(root)
             for step in rest.split(".") if rest else ():
                 if not isinstance(value, Mapping) or step not in value:
                     raise ConfigError(f"variable {name} is not defined", path=path)
                 value = value[step]
             # Secrecy is per value: only leaves made from a secret are Secret strings.
             return value, isinstance(value, Secret)
-        where = "variables" if allow_vars else "environment or secrets"
         raise ConfigError(
-            f"unknown variable {{{{{name}}}}}: define it under {where}, or use "
+            f"unknown variable {{{{{name}}}}}: define it under variables, or use "
             "{{env.NAME}} / {{secret.NAME}}",
             path=path,
         )
 
-    def _resolve_str(self, text: str, path: str, *, allow_vars: bool) -> Any:
+    def _resolve_str(self, text: str, path: str) -> Any:
         if "{{" not in text:
             return text
         whole = TOKEN.fullmatch(text.strip())
         if whole is not None:
             # A whole-string token keeps the variable's type (a port stays an int).
-            value, secret = self._lookup(whole.group(1), path, allow_vars=allow_vars)
+            value, secret = self._lookup(whole.group(1), path)
             if value is _MISSING:
                 return text
             return self._mark(value, secret, path)
@@ -162,7 +182,7 @@ class VariableResolver:
 
         def substitute(match: re.Match[str]) -> str:
             nonlocal used_secret
-            value, secret = self._lookup(match.group(1), path, allow_vars=allow_vars)
+            value, secret = self._lookup(match.group(1), path)
             if value is _MISSING:
                 return match.group(0)
             used_secret = used_secret or secret
@@ -210,8 +230,9 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """``value`` as compact JSON text; datetimes, bytes and unknown objects degrade to strings."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    """``value`` as compact JSON text; datetimes, bytes and unknown objects degrade to
+    strings, and NaN and infinities become ``null`` (JSON has no such numbers)."""
+    return dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def _utf8(text: str) -> bytes:
@@ -351,9 +372,9 @@ class PayloadTemplate:
                 for s in self._segments or ()
             )
             try:
-                json.loads(text)
+                loads(text)  # strict: a template writing NaN would send invalid JSON
             except ValueError as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid JSON"
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 where = f" at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
                 raise ConfigError(
                     f"not valid JSON once its tokens are filled ({reason}{where}); a token "

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+# The machine running the suite is shared and noisy: a per-example deadline fails
+# tests on load, not on bugs. Budgets are set per test (or per fuzz target).
+settings.register_profile("digitorn", deadline=None)
+settings.load_profile("digitorn")
 
 
 @pytest.fixture(

@@ -226,7 +226,7 @@ async def test_config_errors_name_the_path(channels: Any, path: str, fragment: s
 
 
 WEBHOOK_KEYS = (
-    "allowed_hosts, headers, idempotency_header, max_concurrency, method, payload_template,"
+    "allowed_hosts, allowed_networks, headers, idempotency_header, max_concurrency, method, payload_template,"
     " timeout, url, verify_ssl"
 )
 BLOCK_KEYS = "config, delivery_timeout, fallback, overflow, type, user_resolver"

@@ -20,7 +20,12 @@ from digitorn_notify.channels.builtin import (
     WebhookConfig,
     WebhookDeliveryConfig,
 )
-from digitorn_notify.channels.context import DeliveryContext, current_delivery
+from digitorn_notify.channels.context import (
+    DeliveryContext,
+    current_delivery,
+    delivery_key,
+    run_key,
+)
 from digitorn_notify.channels.health import HealthTracker
 from digitorn_notify.channels.registry import (
     ENTRY_POINT_GROUP,
@@ -62,4 +67,6 @@ __all__ = [
     "WebhookDeliveryConfig",
     "adapt_payload",
     "current_delivery",
+    "delivery_key",
+    "run_key",
 ]

@@ -20,7 +20,7 @@ from digitorn_notify._fanout import is_coroutine, resume
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
-from digitorn_notify.channels.context import _CURRENT, DeliveryContext
+from digitorn_notify.channels.context import _CURRENT, DeliveryContext, requested_key
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
 
@@ -98,9 +98,12 @@ class DeliveryFlow:
         output_config: dict[str, Any],
     ) -> DeliveryResult:
         results: list[DeliveryResult] = []
-        for part in adapted.payloads:
+        base = requested_key()
+        many = len(adapted.payloads) > 1
+        for number, part in enumerate(adapted.payloads, start=1):
             # Each part is its own logical delivery (its own idempotency key).
-            result = await self._retry_loop(app, instance, part, dict(output_config))
+            key = f"{base}.{number}" if base and many else base
+            result = await self._retry_loop(app, instance, part, dict(output_config), key)
             results.append(result)
             if not result.success:
                 break
@@ -118,13 +121,14 @@ class DeliveryFlow:
         instance: Instance,
         payload: ChannelPayload,
         output_config: dict[str, Any],
+        key: str | None = None,
     ) -> DeliveryResult:
         channel = instance.channel
         policy = instance.policy
         clock = self.clock
         attempt = 0
         # The same context (idempotency key) for every attempt of this delivery.
-        context = DeliveryContext()
+        context = DeliveryContext(key or requested_key())
         token = _CURRENT.set(context)
         try:
             while True:
@@ -276,8 +280,29 @@ class DeliveryFlow:
         )
 
 
+def _masked(result: DeliveryResult, app: AppState) -> DeliveryResult:
+    """``result`` with the app's secrets masked in its metadata and delivery id."""
+    redactor = app.redactor
+    metadata: object = result.metadata
+    delivery_id: object = result.delivery_id
+    changes: dict[str, Any] = {}
+    if metadata:
+        masked = redactor.redact_data(metadata)
+        if masked != metadata:
+            changes["metadata"] = masked
+    if isinstance(delivery_id, str) and delivery_id:
+        masked_id = redactor.redact(delivery_id)
+        if masked_id != delivery_id:
+            changes["delivery_id"] = masked_id
+    return attrs.evolve(result, **changes) if changes else result
+
+
 def _checked(result: DeliveryResult, app: AppState) -> DeliveryResult:
     """A plugin's result with its fields made safe for the retry loop and for callers."""
+    if app.redactor:
+        # A channel may echo what a server answered (a status text, a response id)
+        # into metadata: no secret of the app leaves through it.
+        result = _masked(result, app)
     # Typed as object: plugins are untyped and may put anything in these fields.
     raw_error: object = result.error
     raw_retry_after: object = result.retry_after

@@ -77,14 +77,36 @@ class AppState:
     #: Type ids whose implicit instance is starting, with the event set when done.
     starting: dict[str, anyio.Event] = attrs.field(factory=dict)
     inflight: int = 0
+    #: The state whose instances and counters this one shares (apps never deployed).
+    shared: AppState | None = None
     _drained: anyio.Event | None = None
+
+    def serving(self, app_id: str) -> AppState:
+        """A state for ``app_id`` made of this one's instances, redactor and counters.
+
+        Apps that were never deployed all use one such shared state, so a delivery to
+        an unknown app id (untrusted input) creates nothing that outlives it.
+        """
+        return AppState(
+            app_id,
+            instances=self.instances,
+            redactor=self.redactor,
+            starting=self.starting,
+            shared=self,
+        )
 
     def enter(self) -> None:
         """A delivery starts using this app's instances."""
+        if self.shared is not None:
+            self.shared.enter()
+            return
         self.inflight += 1
 
     def leave(self) -> None:
         """A delivery is done with this app's instances."""
+        if self.shared is not None:
+            self.shared.leave()
+            return
         self.inflight -= 1
         if not self.inflight and self._drained is not None:
             self._drained.set()

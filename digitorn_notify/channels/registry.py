@@ -38,6 +38,13 @@ import cattrs
 from digitorn_notify._convert import converter, describe_structure_error, unknown_key
 from digitorn_notify._fanout import fan_out
 from digitorn_notify.channels._delivery import DeliveryFlow, failure
+from digitorn_notify.channels._guard import (
+    START_TIMEOUT,
+    deploy_error,
+    guarded,
+    literal_secrets,
+    start_guarded,
+)
 from digitorn_notify.channels._state import (
     AppState,
     Instance,
@@ -61,7 +68,7 @@ from digitorn_notify.config import ChannelConfig, UserResolverConfig, parse_chan
 from digitorn_notify.errors import ChannelNotFoundError, ConfigError, DeliveryError
 from digitorn_notify.host import ActionInvoker
 from digitorn_notify.payload import ChannelHealth, ChannelPayload, DeliveryResult
-from digitorn_notify.secrets import LOG_FILTER, SecretProvider, as_secret_provider
+from digitorn_notify.secrets import LOG_FILTER, Redactor, SecretProvider, as_secret_provider
 from digitorn_notify.storage.memory import MemoryStore
 from digitorn_notify.storage.protocols import NotificationBuffer
 from digitorn_notify.templates import VariableResolver
@@ -107,12 +114,15 @@ class ChannelRegistry(DeliveryFlow):
         secrets: SecretProvider | Callable[[str], str | None] | None = None,
         load_plugins: bool = True,
         delivery_timeout: float = 30.0,
+        start_timeout: float = START_TIMEOUT,
         user_resolver_factory: UserResolverFactory | None = None,
         invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = NotificationHub(buffer if buffer is not None else MemoryStore(), self.clock)
         self.delivery_timeout = delivery_timeout
+        #: How long a channel's ``on_start`` may take before its deployment is refused.
+        self.start_timeout = start_timeout
         self._secrets = as_secret_provider(secrets)
         self._resolver_factory = user_resolver_factory
         if user_resolver_factory is None and invoker is not None:
@@ -125,6 +135,11 @@ class ChannelRegistry(DeliveryFlow):
             self.register_type(channel_type)
         if load_plugins:
             self.load_plugins()
+        #: The instances apps that were never deployed share (see ``_app``).
+        self._undeployed = AppState("")
+        self._undeployed.instances[FALLBACK_CHANNEL] = self._implicit(
+            self._undeployed.serving(""), FALLBACK_CHANNEL
+        )
 
     def _action_resolver_factory(
         self, invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]]
@@ -151,6 +166,7 @@ class ChannelRegistry(DeliveryFlow):
         with anyio.CancelScope(shield=True):
             for app_id in list(self._apps):
                 await self.undeploy_app(app_id)
+            await stop_app(self._undeployed)
 
     # -- types ---------------------------------------------------------------------------
 
@@ -210,10 +226,10 @@ class ChannelRegistry(DeliveryFlow):
         channel_type: type[BaseOutputChannel],
         config: Mapping[str, Any],
         name: str,
-        app_id: str,
+        app_id: str | None,
     ) -> BaseOutputChannel:
-        if channel_type is LLMNotificationChannel:
-            channel: BaseOutputChannel = LLMNotificationChannel(
+        if issubclass(channel_type, LLMNotificationChannel):
+            channel: BaseOutputChannel = channel_type(
                 config, name=name, app_id=app_id, hub=self.hub
             )
         else:
@@ -222,7 +238,9 @@ class ChannelRegistry(DeliveryFlow):
         return channel
 
     def _implicit(self, app: AppState, type_id: str) -> Instance:
-        channel = self._new_channel(self._types[type_id], {}, type_id, app.app_id)
+        # A shared instance (apps never deployed) belongs to no one app.
+        owner = None if app.shared is not None else app.app_id
+        channel = self._new_channel(self._types[type_id], {}, type_id, owner)
         return Instance(
             channel=channel,
             fallback=None if type_id == FALLBACK_CHANNEL else FALLBACK_CHANNEL,
@@ -235,9 +253,10 @@ class ChannelRegistry(DeliveryFlow):
     def _app(self, app_id: str) -> AppState:
         app = self._apps.get(app_id)
         if app is None:
-            # Delivering to an app that was never deployed still reaches its agent.
-            app = self._apps[app_id] = AppState(app_id)
-            app.instances[FALLBACK_CHANNEL] = self._implicit(app, FALLBACK_CHANNEL)
+            # Delivering to an app that was never deployed still reaches its agent
+            # (llm_notification), through the instances every such app shares: app
+            # ids from untrusted input must not each leave state behind.
+            app = self._undeployed.serving(app_id)
         return app
 
     async def deploy_app(
@@ -274,13 +293,12 @@ class ChannelRegistry(DeliveryFlow):
                     await self._validate(app, name, block)
                 for name in parsed:
                     instance = app.instances[name]
-                    try:
-                        await instance.channel.on_start()
-                    except Exception as exc:
-                        reason = app.redactor.redact(
-                            f"on_start failed: {type(exc).__name__}: {exc}"
-                        )
-                        raise ConfigError(reason, path=f"channels.{name}") from None
+                    await start_guarded(
+                        instance.channel.on_start,
+                        app.redactor,
+                        name=name,
+                        limit=self.start_timeout,
+                    )
                     started.append(instance)
             except BaseException:
                 with anyio.CancelScope(shield=True):
@@ -314,8 +332,17 @@ class ChannelRegistry(DeliveryFlow):
             logger.warning("%s: a secret shorter than 4 characters cannot be masked", short)
         if block.fallback == name:
             raise ConfigError("a channel cannot be its own fallback", path=f"{path}.fallback")
+        # The channel is not there yet to name its literal secrets: mask what may be one.
+        literal = Redactor(literal_secrets(config))
+        channel = guarded(
+            lambda: self._new_channel(channel_type, config, name, app.app_id),
+            lambda text: literal.redact(app.redactor.redact(text)),
+            config_path=f"{path}.config",
+            path=path,
+            what="cannot create the channel",
+        )
+        error: ConfigError | None = None
         try:
-            channel = self._new_channel(channel_type, config, name, app.app_id)
             # Literal secrets (a token in a webhook URL path) are masked like resolved ones.
             app.redactor.add(*channel.sensitive_values())
             user_resolver = None
@@ -332,8 +359,9 @@ class ChannelRegistry(DeliveryFlow):
         except ConfigError:
             raise
         except Exception as exc:
-            reason = app.redactor.redact(f"cannot create the channel: {type(exc).__name__}: {exc}")
-            raise ConfigError(reason, path=path) from None
+            error = deploy_error(exc, app.redactor, path, "cannot create the channel")
+        assert error is not None
+        raise error  # outside the except block: nothing leads back to the original
 
     def _user_resolver(
         self,
@@ -350,26 +378,28 @@ class ChannelRegistry(DeliveryFlow):
                 path=f"{path}.user_resolver",
             )
         params = resolver.resolve(block.user_resolver.params, f"{path}.user_resolver.params")
-        try:
-            return self._resolver_factory(attrs.evolve(block.user_resolver, params=params), channel)
-        except ConfigError as exc:
-            if exc.path.startswith(path):
-                raise
-            raise exc.with_prefix(f"{path}.user_resolver") from None
+        factory = self._resolver_factory
+        settings = attrs.evolve(block.user_resolver, params=params)
+        return guarded(
+            lambda: factory(settings, channel),
+            Redactor(resolver.secret_values),
+            config_path=f"{path}.user_resolver",
+            path=f"{path}.user_resolver",
+            what="cannot create the user_resolver",
+        )
 
     async def _validate(self, app: AppState, name: str, block: ChannelConfig) -> None:
         instance = app.instances[name]
         path = f"channels.{name}.config"
+        error: ConfigError | None = None
         try:
             outcome = instance.channel.validate_config()
             if isinstance(outcome, Awaitable):
                 await outcome
-        except ConfigError as exc:
-            raise ConfigError(
-                app.redactor.redact(exc.reason), path=f"{path}.{exc.path}" if exc.path else path
-            ) from None
         except Exception as exc:
-            raise ConfigError(app.redactor.redact(f"invalid config: {exc}"), path=path) from None
+            error = deploy_error(exc, app.redactor, path, "invalid config")
+        if error is not None:
+            raise error  # outside the except block: nothing leads back to the original
         if (
             block.fallback is not None
             and block.fallback not in app.instances
@@ -420,7 +450,8 @@ class ChannelRegistry(DeliveryFlow):
             if instance.channel.config_schema().get("required"):
                 reason = f"channel type {name!r} needs config: deploy an instance of it"
             else:
-                await instance.channel.on_start()
+                with anyio.fail_after(self.start_timeout):
+                    await instance.channel.on_start()
                 # Published only once started, so no delivery can use it half-ready.
                 app.instances[name] = instance
                 return instance, None

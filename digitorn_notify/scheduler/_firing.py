@@ -19,6 +19,7 @@ from typing import Any, Final
 import anyio
 import attrs
 
+from digitorn_notify.channels.context import delivery_key, run_key
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
 from digitorn_notify.host import ActionInvoker, PromptSink
@@ -151,13 +152,16 @@ class Firer:
                 outcome = _NOTHING_RUN  # nothing to run, time out, or pay a scope for
             else:
                 outcome = await self._run_action(job, metadata)
-            delivery = await self.registry.deliver(
-                job.output_channel,
-                job.app_id,
-                self._report(job, outcome, metadata),
-                job.output_config,
-                session_id=job.session_id,
-            )
+            # Keyed by the run (job and due time), not at random: a run repeated after
+            # a crash (its lease expired before it was saved) carries the same key.
+            with delivery_key(run_key(job.app_id, job.job_id, plan.scheduled_for)):
+                delivery = await self.registry.deliver(
+                    job.output_channel,
+                    job.app_id,
+                    self._report(job, outcome, metadata),
+                    job.output_config,
+                    session_id=job.session_id,
+                )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 if outcome is not None and anyio.current_time() >= guard:

@@ -208,6 +208,8 @@ class Runner:
             due = await self.firer.fire(record, guard)
         except Exception:  # a bug or a store outage: the lease expires, the run is made again
             logger.exception("job %s: the scheduler failed to run it", job_id)
+            # Look again when the lease expires, or nothing would wake an idle loop for it.
+            due = record.lease_expires_at
         finally:
             self.firing.discard(job_id)
             if self._slot_freed is not None:

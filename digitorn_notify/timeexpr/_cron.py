@@ -1,10 +1,20 @@
 """Five-field cron: recognising it, validating it, and writing field lists.
 
-croniter is the authority on syntax and ranges; on top of it, schedules that
-can never fire (``0 0 31 2 *``, 30 February, 31 April with no other day) are
-refused up front, because croniter only notices them when asked for a date.
-Validation is memoised: an expression's validity never changes, and a scheduler
-re-validates the same few expressions every time it loads its jobs.
+The accepted syntax is the standard one, checked here before croniter sees it
+(croniter also reads extensions: ``R`` for a random value, ``L``, ``W``, ``#``,
+``?``, ``H``, seconds and years, reversed ranges; none is part of what we accept).
+Each field is a comma-separated list of items; an item is ``*``, a value, a range
+``a-b`` (low to high), any of those followed by a step ``/n`` (``n >= 1``), or, as a
+documented extension, ``a/n`` (from ``a`` to the end of the range). Values are
+numbers; month and day-of-week also take English three-letter names (``jan``,
+``mon``), and day-of-week ``7`` is Sunday like ``0``. The ``@`` shortcuts are spelled
+out before validation.
+
+On top of that, schedules that can never fire (``0 0 31 2 *``, 30 February, 31
+April with no other day) are refused up front, because croniter only notices them
+when asked for a date. Validation is memoised: an expression's validity never
+changes, and a scheduler re-validates the same few expressions every time it loads
+its jobs.
 """
 
 from __future__ import annotations
@@ -27,6 +37,38 @@ _MAX_DAYS: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # French phrase starts with two such words, so this tells cron from prose cheaply.
 _NUMERIC_FIELD: Final = re.compile(r"[0-9*/,\-]+")
 _SANITY_START: Final = datetime(2026, 1, 1)
+_BOUNDS: Final = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_VALUE: Final = r"(?:[0-9]+|[A-Za-z]+)"
+_ITEM: Final = re.compile(
+    rf"(?:\*|(?P<low>{_VALUE})(?:-(?P<high>{_VALUE}))?)(?:/(?P<step>[0-9]+))?"
+)
+_MONTHS: Final = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
+_DAYS: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+#: Names a field accepts, with their numbers.
+_NAMES: Final[tuple[dict[str, int], ...]] = (
+    {},
+    {},
+    {},
+    {name: number for number, name in enumerate(_MONTHS, start=1)},
+    {name: number for number, name in enumerate(_DAYS)},
+)
+ACCEPTED_CRON: Final = (
+    "each field is *, a value, a range a-b, or a list of them (a,b-c), with an optional "
+    "step /n; month and day-of-week also take names (jan, mon)"
+)
 
 
 def looks_like_cron(fields: list[str]) -> bool:
@@ -52,6 +94,41 @@ def check_cron(expression: str) -> None:
         raise Reject(reason)
 
 
+def _value(text: str, index: int) -> int | None:
+    """The number ``text`` stands for in field ``index``, or ``None``."""
+    if text.isdigit():
+        return int(text)
+    return _NAMES[index].get(text.lower())
+
+
+def _field_problem(field: str, index: int) -> str | None:
+    """Why ``field`` (field number ``index``) is not standard cron, or ``None``."""
+    low_bound, high_bound = _BOUNDS[index]
+    where = f"the cron {FIELD_NAMES[index]} field {field!r}"
+    for item in field.split(","):
+        match = _ITEM.fullmatch(item)
+        if match is None:
+            return f"{where} is not standard cron ({ACCEPTED_CRON})"
+        numbers = []
+        for part in (match["low"], match["high"]):
+            if part is None:
+                continue
+            number = _value(part, index)
+            if number is None:
+                return (
+                    f"{where}: {part!r} is not a value of this field ({FIELD_RANGES[index]});"
+                    f" {ACCEPTED_CRON}"
+                )
+            if not low_bound <= number <= high_bound:
+                return f"{where}: {part!r} is out of range ({FIELD_RANGES[index]})"
+            numbers.append(number)
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            return f"{where}: the range {item.partition('/')[0]!r} goes backwards (write low-high)"
+        if match["step"] is not None and int(match["step"]) < 1:
+            return f"{where}: a step must be 1 or more"
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _cron_problem(expression: str) -> str | None:
     fields = expression.split()
@@ -60,6 +137,10 @@ def _cron_problem(expression: str) -> str | None:
             f"a cron expression has exactly 5 fields ({' '.join(FIELD_NAMES)}),"
             f" this one has {len(fields)}"
         )
+    for index, field in enumerate(fields):
+        problem = _field_problem(field, index)
+        if problem is not None:
+            return problem
     try:
         expanded, _nth = croniter.expand(expression)
     except (CroniterError, ValueError, LookupError, TypeError):
@@ -93,8 +174,8 @@ def _bad_field(fields: list[str]) -> str:
 def _never_fires(expanded: list[list[int | str]]) -> str | None:
     """Why a day-of-month/month combination can never happen, or None."""
     days, months, weekdays = expanded[2], expanded[3], expanded[4]
-    # A day-of-week field makes cron fire on the weekday too (the two are OR-ed), and
-    # 'L' is the last day of every month: both always happen.
+    # A day-of-week field makes cron fire on the weekday too (the two are OR-ed): some
+    # weekday always happens in every month.
     if days == ["*"] or weekdays != ["*"] or any(not isinstance(day, int) for day in days):
         return None
     month_numbers = range(1, 13) if months == ["*"] else [int(m) for m in months]

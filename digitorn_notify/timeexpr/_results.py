@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Final, TypeAlias
 
 import attrs
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from digitorn_notify.clock import utc
 from digitorn_notify.timeexpr._cron import check_cron, normalise_cron
@@ -88,15 +88,20 @@ class CronSchedule:
         """
         after = utc(after)
         zone = zone_named(self.timezone)
-        steps = croniter(self.expression, wall_clock(after, zone))
-        for _ in range(_MAX_STEPS):
-            wall: datetime = steps.get_next(datetime)
-            candidate = localise(wall, zone)
-            # Only false for the repeated hour of a fall-back night, whose wall times
-            # already fired at their first occurrence.
-            if candidate > after:
-                return candidate
-        raise RuntimeError(f"no firing of {self.expression!r} found after {after.isoformat()}")
+        try:
+            steps = croniter(self.expression, wall_clock(after, zone))
+            for _ in range(_MAX_STEPS):
+                wall: datetime = steps.get_next(datetime)
+                candidate = localise(wall, zone)
+                # Only false for the repeated hour of a fall-back night, whose wall times
+                # already fired at their first occurrence.
+                if candidate > after:
+                    return candidate
+        except (CroniterError, ValueError, OverflowError, LookupError):
+            # croniter's own errors (CroniterBadDateError near the end of the calendar)
+            # are reported in our error tree, like every other time error.
+            pass
+        raise error(self.expression, f"no firing after {after.isoformat()} can be computed")
 
 
 @attrs.frozen

@@ -148,7 +148,7 @@ async def test_payload_template_is_json_safe_on_the_wire() -> None:
         ({"url": ["http://127.0.0.1/"]}, "url", "expected a string, got list"),
         ({"url": "ftp://127.0.0.1/x"}, "url", "unsupported scheme"),
         ({"url": "http:///nohost"}, "url", "no host"),
-        ({"colour": "red"}, "colour", "unknown key 'colour'; accepted: allowed_hosts, headers"),
+        ({"colour": "red"}, "colour", "unknown key 'colour'; accepted: allowed_hosts, allowed_networks, headers"),
         ({"timout": 3}, "timout", "unknown key 'timout' (did you mean 'timeout'?); accepted: "),
     ],
 )
@@ -201,15 +201,19 @@ async def test_url_override_to_another_host_is_refused_and_nothing_is_sent() -> 
         assert server.requests == []
     assert not result.success
     assert not result.retryable
-    assert "host 'evil.example' is not allowed (allowed_hosts: 127.0.0.1)" in str(result.error)
+    port = server.url.rpartition(":")[2]
+    assert f"evil.example:443 is not allowed (allowed_hosts: 127.0.0.1:{port})" in str(
+        result.error
+    )
     assert "nothing was sent" in str(result.error)
     assert not refused_too.success
 
 
 async def test_allowed_hosts_lets_an_override_through() -> None:
     with local_http_server() as server:
+        port = server.url.rpartition(":")[2]
         registry = await deploy(
-            "http://hooks.example/x", allowed_hosts=["127.0.0.1", "hooks.example"]
+            "http://hooks.example/x", allowed_hosts=[f"127.0.0.1:{port}", "hooks.example"]
         )
         result = await registry.deliver("hook", "app", "x", {"url": server.url + "/y"})
     assert result.success

@@ -38,7 +38,11 @@ WORKER = textwrap.dedent(
         CHANNEL_VERSION = "1.0.0"
 
         async def deliver(self, app_id, payload, config):
-            line = {"job": payload.metadata["job_id"], "for": payload.metadata["scheduled_for"]}
+            line = {
+                "job": payload.metadata["job_id"],
+                "for": payload.metadata["scheduled_for"],
+                "key": dn.current_delivery().key,
+            }
             with open(out, "a") as f:
                 f.write(json.dumps(line) + "\\n")
             if mode == "hang":  # a process that will be killed mid-run
@@ -168,6 +172,8 @@ def test_a_crashed_holders_job_is_taken_over_after_its_lease(tmp_path: Path) -> 
     finish(taker)
     assert [line["job"] for line in lines(crashing_out)] == [job.job_id]
     assert [line["job"] for line in lines(taker_out)] == [job.job_id]
+    # The repeat carries the first attempt's key, so the receiver can drop it.
+    assert lines(taker_out)[0]["key"] == lines(crashing_out)[0]["key"]
     after = stored_jobs(db)[job.job_id]
     assert (after.status, after.run_count) == (JobStatus.COMPLETED, 1)
     assert time.monotonic() - killed_at < 60

@@ -91,7 +91,8 @@ REFUSED = [
     ("day", "a day needs a number"),
     ("week", "a week needs a number"),
     ("en mars", "'en' is only understood in 'en semaine'"),
-    ("0 0 1 * 1#5", "never fires"),
+    ("0 0 1 * 1#5", "not standard cron"),
+    ("0 9 R R *", "not a value of this field"),
     # Days in the past say so, rather than that the word is unknown (issue 10).
     ("yesterday at 9am", "2026-03-12 09:00 in Europe/Paris is already past"),
     ("hier à 9h", "2026-03-12 09:00 in Europe/Paris is already past"),

@@ -219,7 +219,13 @@ class WebhookConfig:
         validator=_template,
     )
     allowed_hosts: list[str] | None = described(
-        "Hosts a per-delivery url may target (default: url's host)", default=None
+        "host or host:port entries a per-delivery url may target "
+        "(default: url's host and port; no port: url's port)",
+        default=None,
+    )
+    allowed_networks: list[str] | None = described(
+        "Networks (CIDR, or 'public') every request's resolved address must be in",
+        default=None,
     )
     max_concurrency: int = described(
         f"Requests in flight at once, 1 to {MAX_CONCURRENCY} (default {DEFAULT_MAX_CONCURRENCY})",
@@ -238,7 +244,9 @@ class WebhookDeliveryConfig:
     """What a webhook delivery may override (``output_config``)."""
 
     url: str | None = described("Target URL (its host must be in allowed_hosts)", default=None)
-    headers: dict[str, str] = described("Headers merged over the configured ones", factory=dict)
+    headers: dict[str, str] = described(
+        "Headers merged over the configured ones (not Host, hop-by-hop...)", factory=dict
+    )
     payload: Any = described("A JSON body (mapping or list) replacing the template", default=None)
     idempotency_key: str | None = described(
         "Key to send instead of the generated one", default=None

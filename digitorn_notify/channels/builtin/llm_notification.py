@@ -25,6 +25,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from digitorn_notify._convert import converter
+from digitorn_notify._json import dumps
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
 from digitorn_notify.channels.builtin._configs import (
     LLMNotificationConfig,
@@ -263,8 +264,9 @@ def normalise(payload: ChannelPayload) -> ChannelPayload:
     """``payload`` as it reads after a JSON round trip; ``ValueError`` if it has none."""
     data = converter.unstructure(payload)
     try:
-        text = json.dumps(data, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        # NaN and infinities become null, as everywhere a payload becomes JSON.
+        text = dumps(data)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"payload is not JSON-compatible: {exc}") from None
     return converter.structure(json.loads(text), ChannelPayload)
 

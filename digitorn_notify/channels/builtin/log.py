@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, ClassVar
 
 from digitorn_notify._convert import converter
+from digitorn_notify._json import dumps
 from digitorn_notify.channels.base import BaseOutputChannel
 from digitorn_notify.channels.builtin._configs import LogConfig
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
@@ -69,7 +69,7 @@ class LogChannel(BaseOutputChannel):
             text = self.format_text(payload).replace("\r", "\\r").replace("\n", "\\n")
             if include_data and (payload.structured_data or payload.metadata):
                 data = {"structured_data": payload.structured_data, "metadata": payload.metadata}
-                text = f"{text} {json.dumps(data, default=str, sort_keys=True)}"
+                text = f"{text} {dumps(data, default=str, sort_keys=True)}"
             return text
         record: dict[str, Any] = {
             "app_id": app_id,
@@ -83,7 +83,7 @@ class LogChannel(BaseOutputChannel):
         if include_data:
             record["structured_data"] = converter.unstructure(payload.structured_data)
             record["metadata"] = converter.unstructure(payload.metadata)
-        return json.dumps(record, default=str, ensure_ascii=False)
+        return dumps(record, default=str, ensure_ascii=False)
 
     async def deliver(
         self, app_id: str, payload: ChannelPayload, config: dict[str, Any]

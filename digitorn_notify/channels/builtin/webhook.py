@@ -38,18 +38,27 @@ from digitorn_notify.channels.builtin._configs import (
     check_url,
 )
 from digitorn_notify.channels.builtin._http import (
+    AddressRule,
+    HostRule,
     OverrideRedactor,
     ShardedTransport,
+    basic_auth,
     display_url,
+    header_override_refusal,
     header_secrets,
+    host_refusal,
     now_from_date_header,
+    parse_allowed_hosts,
+    parse_allowed_networks,
     parse_retry_after,
+    pin_address,
     url_secrets,
 )
 from digitorn_notify.channels.context import current_delivery
 from digitorn_notify.errors import ConfigError
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
+from digitorn_notify.secrets import Redactor, config_secrets, mask_then_cut
 from digitorn_notify.templates import PayloadTemplate, json_bytes
 
 __all__ = ["MAX_CONCURRENCY", "WebhookChannel", "default_body"]
@@ -124,6 +133,10 @@ class WebhookChannel(BaseOutputChannel):
         self._extensions: dict[str, Any] = {}
         self._parsed_url: httpx.URL | None = None
         self._overrides = OverrideRedactor()
+        self._rules: frozenset[HostRule] | None = None
+        self._networks: tuple[AddressRule, ...] = ()
+        # The channel's own secrets, masked in its text before anything is cut.
+        self._redactor = Redactor([*config_secrets(config), *self.sensitive_values()])
 
     # -- config --------------------------------------------------------------------
 
@@ -152,7 +165,9 @@ class WebhookChannel(BaseOutputChannel):
     def validate_config(self) -> None:
         """Structure the block into :class:`WebhookConfig` and compile the template."""
         super().validate_config()
-        self._configure(self.settings)
+        settings = self.settings
+        self._configure(settings)
+        self._check_shaping(settings)
 
     def _configure(self, settings: WebhookConfig) -> None:
         self.url = settings.url
@@ -171,14 +186,38 @@ class WebhookChannel(BaseOutputChannel):
             None if template is None else PayloadTemplate(template, path="payload_template")
         )
 
+    def _check_shaping(self, settings: WebhookConfig) -> None:
+        """``allowed_hosts``, ``allowed_networks`` and credentials in ``url``."""
+        try:
+            self._rules = parse_allowed_hosts(settings.allowed_hosts, httpx.URL(self.url))
+        except ValueError as exc:
+            raise ConfigError(
+                f"must be host or host:port entries: {exc}", path="allowed_hosts"
+            ) from None
+        if settings.allowed_networks is not None:
+            if not settings.allowed_networks:
+                raise ConfigError("must be a non-empty list of networks", path="allowed_networks")
+            try:
+                self._networks = parse_allowed_networks(settings.allowed_networks)
+            except ValueError as exc:
+                raise ConfigError(str(exc), path="allowed_networks") from None
+        if basic_auth(httpx.URL(self.url)) and any(
+            name.lower() == "authorization" for name in self.headers
+        ):
+            raise ConfigError(
+                "the URL carries credentials (sent as Basic auth) and headers set "
+                "Authorization too: keep one",
+                path="url",
+            )
+
     @property
-    def allowed_hosts(self) -> frozenset[str]:
-        """Hosts a per-delivery ``url`` may target (lower-case)."""
-        allowed = self.settings.allowed_hosts
-        if allowed is not None:
-            return frozenset(h.lower() for h in allowed)
-        host = httpx.URL(self.url).host if self.url else ""
-        return frozenset({host.lower()}) if host else frozenset()
+    def allowed_hosts(self) -> frozenset[HostRule]:
+        """Hosts and ports a per-delivery ``url`` may target."""
+        if self._rules is None:
+            self._rules = parse_allowed_hosts(
+                self.settings.allowed_hosts, httpx.URL(self.url)
+            )
+        return self._rules
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -203,7 +242,14 @@ class WebhookChannel(BaseOutputChannel):
         )
         self._transport = transport
         self._extensions = {"timeout": self._client.timeout.as_dict()}
-        self._parsed_url = httpx.URL(self.url)
+        parsed = httpx.URL(self.url)
+        # Credentials in the URL are sent as httpx sends them (Basic auth), never
+        # dropped silently; the URL itself goes out without them.
+        credentials = basic_auth(parsed)
+        if credentials is not None:
+            self._base_headers = _merge_headers(self._base_headers, {"Authorization": credentials})
+            parsed = parsed.copy_with(username=None, password=None)
+        self._parsed_url = parsed
 
     async def on_stop(self) -> None:
         """Close the pooled client."""
@@ -223,35 +269,10 @@ class WebhookChannel(BaseOutputChannel):
             await self.on_start()
             transport = self._transport
             assert transport is not None
-        url = self.url
-        target = self._parsed_url
-        override = config.get("url")
-        if override is not None and override != url:
-            refusal = self._check_override(override)
-            if refusal is not None:
-                return self._failure(refusal)
-            url = str(override)
-            target = httpx.URL(url)
-            self._overrides.add(url_secrets(url))
-        try:
-            body = self._body(app_id, payload, config)
-        except (ConfigError, TypeError, ValueError) as exc:
-            return self._failure(f"invalid per-delivery payload: {exc}")
-        delivery = current_delivery()
-        key = str(config.get("idempotency_key") or (delivery.key if delivery else ""))
-        headers = self._base_headers
-        extra = config.get("headers")
-        if isinstance(extra, Mapping) and extra:
-            headers = _merge_headers(headers, {str(k): str(v) for k, v in extra.items()})
-            self._overrides.add(header_secrets(extra))
-        else:
-            headers = dict(headers)
-        if key:
-            headers[self.idempotency_header] = key
-        shown = f"{self.method} {display_url(url)}"
-        request = httpx.Request(
-            self.method, target or url, content=body, headers=headers, extensions=self._extensions
-        )
+        prepared = await self._request(app_id, payload, config)
+        if isinstance(prepared, DeliveryResult):
+            return prepared
+        request, shown, key = prepared
         try:
             response = await transport.handle_async_request(request)
         except httpx.TimeoutException as exc:
@@ -261,13 +282,68 @@ class WebhookChannel(BaseOutputChannel):
             )
         except httpx.TransportError as exc:
             cause = _cause(exc)
-            reason = self._overrides.redact(str(exc) or str(cause)) or type(cause).__name__
+            reason = self._redact(str(exc) or str(cause)) or type(cause).__name__
             if isinstance(cause, ssl.SSLCertVerificationError):
                 # A certificate that does not verify will not verify on the next attempt.
                 detail = cause.verify_message or reason
                 return self._failure(f"{shown}: TLS certificate rejected ({detail})")
             return self._failure(f"{shown}: {type(exc).__name__}: {reason}", retryable=True)
         return self._result(response, shown, key)
+
+    async def _request(
+        self, app_id: str, payload: ChannelPayload, config: Mapping[str, Any]
+    ) -> tuple[httpx.Request, str, str] | DeliveryResult:
+        """The request of one delivery, its URL as shown, and its key; or the refusal."""
+        url = self.url
+        target = self._parsed_url or httpx.URL(url)
+        credentials = None
+        override = config.get("url")
+        if override is not None and override != url:
+            refusal = self._check_override(override)
+            if refusal is not None:
+                return self._failure(refusal)
+            url = str(override)
+            self._overrides.add(url_secrets(url))
+            target = httpx.URL(url)
+            credentials = basic_auth(target)
+            if credentials is not None:
+                target = target.copy_with(username=None, password=None)
+        try:
+            body = self._body(app_id, payload, config)
+        except (ConfigError, TypeError, ValueError) as exc:
+            return self._failure(f"invalid per-delivery payload: {exc}")
+        headers = self._base_headers
+        extra = config.get("headers")
+        if isinstance(extra, Mapping) and extra:
+            refusal = header_override_refusal(extra)
+            if refusal is not None:
+                return self._failure(f"headers override refused: {refusal}; nothing was sent")
+            self._overrides.add(header_secrets(extra))
+            headers = _merge_headers(headers, {str(k): str(v) for k, v in extra.items()})
+        else:
+            headers = dict(headers)
+        if credentials is not None:
+            headers = _merge_headers(headers, {"Authorization": credentials})
+            self._overrides.add([credentials])
+        delivery = current_delivery()
+        key = str(config.get("idempotency_key") or (delivery.key if delivery else ""))
+        if key:
+            headers[self.idempotency_header] = key
+        shown = f"{self.method} {display_url(url)}"
+        extensions = self._extensions
+        if self._networks:
+            pinned = await pin_address(target, self._networks)
+            if isinstance(pinned, str):
+                return self._failure(f"{shown}: {pinned}")
+            # The connection goes to the checked address; the name stays in Host (and SNI).
+            if not any(name.lower() == "host" for name in headers):
+                headers["Host"] = target.netloc.decode("ascii")
+            target, sni = pinned
+            extensions = {**extensions, **sni}
+        request = httpx.Request(
+            self.method, target, content=body, headers=headers, extensions=extensions
+        )
+        return request, shown, key
 
     def _check_override(self, override: Any) -> str | None:
         if not isinstance(override, str):
@@ -276,14 +352,7 @@ class WebhookChannel(BaseOutputChannel):
             check_url(override, "url")
         except ConfigError as exc:
             return f"url override refused: {exc.reason}"
-        host = httpx.URL(override).host.lower()
-        allowed = self.allowed_hosts
-        if host not in allowed:
-            return (
-                f"url override refused: host {host!r} is not allowed "
-                f"(allowed_hosts: {', '.join(sorted(allowed)) or 'none'}); nothing was sent"
-            )
-        return None
+        return host_refusal(httpx.URL(override), self.allowed_hosts)
 
     def _body(self, app_id: str, payload: ChannelPayload, config: Mapping[str, Any]) -> bytes:
         custom = config.get("payload")
@@ -307,7 +376,8 @@ class WebhookChannel(BaseOutputChannel):
                 delivery_id=key or None,
                 metadata=metadata,
             )
-        snippet = self._overrides.redact(response.text[:_BODY_SNIPPET].strip())
+        # Masked first, then cut: a cut first could leave a secret's prefix unmasked.
+        snippet = mask_then_cut(response.text.strip(), _BODY_SNIPPET, self._redact)
         error = f"{shown}: HTTP {status} {response.reason_phrase}".rstrip()
         if snippet:
             error = f"{error}: {snippet}"
@@ -321,6 +391,9 @@ class WebhookChannel(BaseOutputChannel):
         if retry_after is not None:
             metadata["retry_after"] = retry_after
         return self._failure(error, retryable=retryable, retry_after=retry_after, metadata=metadata)
+
+    def _redact(self, text: str) -> str:
+        return self._overrides.redact(self._redactor.redact(text))
 
     def _failure(
         self,
