@@ -5,6 +5,11 @@ WAL mode with a busy timeout, and the lease step runs in a ``BEGIN IMMEDIATE``
 transaction, so several processes on one machine can share one file and a due job
 is still acquired by one of them only. Times are stored as integer microseconds
 since the epoch (exact round trips); records' ``data`` as JSON text.
+
+Calls reach the connection through a :class:`~._batching.BatchingExecutor`: the calls
+made while one batch is in the worker thread go together in the next. This module
+says what a batch does with SQLite (consecutive writes share one transaction); the
+executor, how calls queue, lead and are cancelled.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from os import PathLike
 from typing import Any, Literal, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from digitorn_notify.errors import StoreError
+from digitorn_notify.storage._batching import BatchingExecutor, Call, in_worker_thread
 from digitorn_notify.storage.protocols import BufferedNotification, JobRecord, WatcherRecord
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -132,18 +137,7 @@ def _own_copy(exc: Exception) -> Exception:
     return exc
 
 
-class _Call:
-    """One store call waiting for (or done by) a batch."""
-
-    __slots__ = ("error", "finished", "func", "kind", "result", "wake")
-
-    def __init__(self, func: Callable[[sqlite3.Connection], Any], kind: _Kind) -> None:
-        self.func = func
-        self.kind = kind
-        self.result: Any = None
-        self.error: Exception | None = None
-        self.finished = False
-        self.wake: anyio.Event | None = None
+_SQLCall = Call[sqlite3.Connection]
 
 
 class SQLiteStore:
@@ -151,20 +145,23 @@ class SQLiteStore:
 
     ``path`` is a file path (created if missing) or ``":memory:"``. The connection is
     opened on first use; close it with :meth:`aclose` or ``async with``.
+
+    Stores of other components (triggers, the dispatcher...) share this store's file,
+    connection and batching by running their SQL through :meth:`run`, in tables of
+    their own that they create themselves (``CREATE TABLE IF NOT EXISTS`` in a
+    ``"transaction"`` call before first use).
     """
 
     def __init__(self, path: str | PathLike[str], *, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._conn: sqlite3.Connection | None = None
-        # One thread at a time on the connection. The limiter keeps callers queued in
-        # the event loop rather than in blocked threads; the lock makes the
-        # connection safe whatever thread ends up running a call.
+        # One thread at a time on the connection: the executor runs one batch at a
+        # time, and the lock makes the connection safe whatever thread runs it.
         self._lock = threading.Lock()
-        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
-        # Calls waiting for the next batch, and whether a batch is in its thread.
-        self._pending: list[_Call] = []
-        self._busy = False
+        self._executor: BatchingExecutor[sqlite3.Connection] = BatchingExecutor(
+            in_worker_thread(self._execute)
+        )
 
     async def __aenter__(self) -> SQLiteStore:
         await self._run(lambda conn: None)
@@ -179,11 +176,6 @@ class SQLiteStore:
         # close abandoned by cancellation would leak the connection.
         with anyio.CancelScope(shield=True):
             await self._run(_CLOSE, "close")
-
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(1)
-        return self._limiter
 
     def _close(self) -> None:
         # Called with self._lock held.
@@ -236,74 +228,36 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
-    async def _run(self, func: Callable[[sqlite3.Connection], T], kind: _Kind = "read") -> T:
-        """``func(conn)`` in a worker thread, batched with the calls made meanwhile.
+    async def run(self, func: Callable[[sqlite3.Connection], T], kind: _Kind = "read") -> T:
+        """``func(conn)`` in the store's worker thread, batched with the calls made meanwhile.
 
-        Calls made while a batch is in its worker thread queue up and go together in
-        the next one: one thread hop for all of them, and consecutive single-statement
-        writes in one transaction (one commit). Each call still gets its own result or
-        error, in order. ``kind`` is ``"read"``, ``"write"`` (one statement, may share
-        a transaction), ``"transaction"`` (runs its own ``BEGIN``) or ``"close"``
-        (closes the connection once the calls queued before it have run).
+        This is how stores built on this one (sharing its file, connection and
+        batching) run their SQL. Calls made while a batch is in its worker thread
+        queue up and go together in the next one: one thread hop for all of them, and
+        consecutive ``"write"`` calls in one transaction (one commit). Each call still
+        gets its own result or error, in order (see ``storage/_batching.py`` for what
+        cancellation does). ``kind`` is:
+
+        - ``"read"``: runs outside any transaction;
+        - ``"write"``: exactly one statement; may share a transaction with the writes
+          next to it (if one fails, each runs again on its own);
+        - ``"transaction"``: runs alone and issues its own ``BEGIN IMMEDIATE`` and
+          ``COMMIT`` (see :meth:`transaction`); a companion store creates its tables
+          this way, with ``CREATE TABLE IF NOT EXISTS``, before its first use;
+        - ``"close"``: closes the connection once the calls queued before it have run
+          (used by :meth:`aclose`).
+
+        ``sqlite3.Error`` becomes :class:`StoreError`; other exceptions reach the
+        caller as raised. ``func`` must not keep ``conn`` or cursors beyond its return.
         """
-        call = _Call(func, kind)
-        self._pending.append(call)
-        try:
-            while not call.finished:
-                if self._busy:
-                    call.wake = anyio.Event()
-                    await call.wake.wait()  # until it is done, or it is our turn to lead
-                else:
-                    await self._lead()
-        except BaseException as exc:
-            if call.finished:
-                raise
-            with anyio.CancelScope(shield=True):
-                ran = await self._settle(call)
-            if not ran or not isinstance(exc, anyio.get_cancelled_exc_class()):
-                raise
-            # It ran: its outcome stands, as a worker thread's did (a lease taken or a
-            # buffer drained must reach the caller); the cancellation lands at the
-            # caller's next checkpoint.
-        if call.error is not None:
-            raise call.error
-        return call.result  # type: ignore[no-any-return]
+        return await self._executor.run(func, kind)
 
-    async def _settle(self, call: _Call) -> bool:
-        """After the caller was interrupted: ``True`` once ``call`` ran, ``False`` if it
-        never will (it was still queued, or its batch never started, and is dropped)."""
-        while not call.finished:
-            if call in self._pending:
-                self._pending.remove(call)
-                self._pass_lead()
-                return False
-            # In a batch under way: it runs regardless, as a thread call would.
-            call.wake = anyio.Event()
-            await call.wake.wait()
-        return True
+    # The name every store built on this one calls (kept as it was when it was the
+    # only one): same signature and semantics as :meth:`run`.
+    _run = run
 
-    async def _lead(self) -> None:
-        """Run everything pending in one worker thread call."""
-        self._busy = True
-        batch, self._pending = self._pending, []
-        try:
-            await anyio.to_thread.run_sync(self._execute, batch, limiter=self._get_limiter())
-        finally:
-            self._busy = False
-            # Cancelled before the thread started: the batch goes back, in order.
-            self._pending[:0] = [call for call in batch if not call.finished]
-            for call in batch:
-                if call.finished and call.wake is not None:
-                    call.wake.set()
-            self._pass_lead()
-
-    def _pass_lead(self) -> None:
-        if not self._busy and self._pending:
-            first = self._pending[0]
-            if first.wake is not None:
-                first.wake.set()
-
-    def _execute(self, batch: list[_Call]) -> None:
+    def _execute(self, batch: list[_SQLCall]) -> None:
+        """Run ``batch`` (in the worker thread): writes grouped, the rest one by one."""
         with self._lock:
             start = 0
             while start < len(batch):
@@ -315,7 +269,7 @@ class SQLiteStore:
                 start = end
                 if calls[0].kind == "close":
                     self._close()
-                    calls[0].finished = True
+                    calls[0].succeed(None)
                 elif (conn := self._opened(calls)) is None:
                     continue
                 elif len(calls) > 1:
@@ -323,27 +277,28 @@ class SQLiteStore:
                 else:
                     self._one(conn, calls[0])
 
-    def _opened(self, calls: list[_Call]) -> sqlite3.Connection | None:
+    def _opened(self, calls: list[_SQLCall]) -> sqlite3.Connection | None:
         """The connection, opened if need be; ``None`` (and ``calls`` failed) if it cannot be."""
         if self._conn is None:
             try:
                 self._conn = self._connect()
             except Exception as exc:
                 for call in calls:
-                    call.error, call.finished = _own_copy(exc), True
+                    call.fail(_own_copy(exc))
                 return None
         return self._conn
 
-    def _one(self, conn: sqlite3.Connection, call: _Call) -> None:
+    def _one(self, conn: sqlite3.Connection, call: _SQLCall) -> None:
         try:
-            call.result = call.func(conn)
+            result = call.func(conn)
         except sqlite3.Error as exc:
-            call.error = StoreError(f"SQLite store {self.path}: {exc}")
+            call.fail(StoreError(f"SQLite store {self.path}: {exc}"))
         except Exception as exc:  # handed to the caller, as a direct call would raise it
-            call.error = exc
-        call.finished = True
+            call.fail(exc)
+        else:
+            call.succeed(result)
 
-    def _group(self, conn: sqlite3.Connection, calls: list[_Call]) -> None:
+    def _group(self, conn: sqlite3.Connection, calls: list[_SQLCall]) -> None:
         """Single-statement writes in one transaction; one by one if any fails."""
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -351,8 +306,7 @@ class SQLiteStore:
             # The write lock was not had within the busy timeout: waiting that long
             # again for each call would not make it come sooner.
             for call in calls:
-                call.error = StoreError(f"SQLite store {self.path}: {exc}")
-                call.finished = True
+                call.fail(StoreError(f"SQLite store {self.path}: {exc}"))
             return
         try:
             results = [call.func(conn) for call in calls]
@@ -367,10 +321,14 @@ class SQLiteStore:
                 self._one(conn, call)
             return
         for call, result in zip(calls, results, strict=True):
-            call.result, call.finished = result, True
+            call.succeed(result)
 
     @staticmethod
-    def _transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+    def transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        """``body()`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` (rolled back if it raises).
+
+        For the function of a ``"transaction"`` call (see :meth:`run`).
+        """
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = body()
@@ -459,7 +417,7 @@ class SQLiteStore:
                 query = f"SELECT * FROM jobs WHERE job_id IN ({marks}) ORDER BY next_run_at, job_id"  # noqa: S608
                 return conn.execute(query, ids).fetchall()
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
         return [_job(row) for row in await self._run(acquire, "transaction")]
 
@@ -569,7 +527,7 @@ class SQLiteStore:
                     (entry.app_id, max_per_app),
                 ).rowcount
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
         return await self._run(push, "transaction")
 
@@ -597,7 +555,7 @@ class SQLiteStore:
                 conn.execute(f"DELETE FROM notification_buffer WHERE {where}", args)  # noqa: S608
                 return rows
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
         return [_entry(row) for row in await self._run(drain, "transaction")]
 
