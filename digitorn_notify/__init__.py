@@ -72,6 +72,7 @@ from digitorn_notify.scheduler import (
 )
 from digitorn_notify.secrets import EnvSecretProvider, Redactor, Secret, SecretProvider
 from digitorn_notify.storage import (
+    UNREADABLE_KEY,
     BufferedNotification,
     JobRecord,
     JobStore,
@@ -80,6 +81,8 @@ from digitorn_notify.storage import (
     SQLiteStore,
     WatcherRecord,
     WatcherStore,
+    unreadable_data,
+    unreadable_reason,
 )
 from digitorn_notify.templates import PayloadTemplate
 from digitorn_notify.timeexpr import (
@@ -92,6 +95,7 @@ from digitorn_notify.watchers import WatcherEngine, WatcherEngineStats
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "UNREADABLE_KEY",
     "ActionInvoker",
     "ActionType",
     "ActionUserResolver",
@@ -171,4 +175,6 @@ __all__ = [
     "current_delivery",
     "jobs_response",
     "parse_time_expression",
+    "unreadable_data",
+    "unreadable_reason",
 ]

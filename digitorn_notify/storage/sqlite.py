@@ -4,7 +4,9 @@ One connection per store, used by one worker thread at a time. The database runs
 WAL mode with a busy timeout, and the lease step runs in a ``BEGIN IMMEDIATE``
 transaction, so several processes on one machine can share one file and a due job
 is still acquired by one of them only. Times are stored as integer microseconds
-since the epoch (exact round trips); records' ``data`` as JSON text.
+since the epoch (exact round trips); records' ``data`` as JSON text. A row that
+cannot be decoded is read as a record whose ``data`` says why
+(:func:`~.protocols.unreadable_data`), never as an error of the whole call.
 
 Calls reach the connection through a :class:`~._batching.BatchingExecutor`: the calls
 made while one batch is in the worker thread go together in the next. This module
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -27,7 +30,12 @@ import anyio
 
 from digitorn_notify.errors import StoreError
 from digitorn_notify.storage._batching import BatchingExecutor, Call, in_worker_thread
-from digitorn_notify.storage.protocols import BufferedNotification, JobRecord, WatcherRecord
+from digitorn_notify.storage.protocols import (
+    BufferedNotification,
+    JobRecord,
+    WatcherRecord,
+    unreadable_data,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -88,38 +96,77 @@ def _dump(data: dict[str, Any]) -> str:
         raise StoreError(f"record data is not JSON-serialisable: {exc}") from None
 
 
-def _load(text: str, what: str) -> dict[str, Any]:
+def _as_text(raw: object) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return raw if isinstance(raw, str) else repr(raw)
+
+
+def _load(raw: object) -> dict[str, Any]:
+    """A row's ``data``; :func:`unreadable_data` when it is not a JSON object.
+
+    A torn write or a hand edit makes one row unreadable, not the call that reads
+    it: its owner reports it, and the row stays for inspection.
+    """
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise StoreError(f"{what}: stored data is not valid JSON ({exc})") from None
+        data = json.loads(raw)  # type: ignore[arg-type]  # a hand edit may store anything
+    except (TypeError, ValueError) as exc:  # UnicodeDecodeError included
+        return unreadable_data(f"stored data is not valid JSON ({exc})", _as_text(raw))
     if not isinstance(data, dict):
-        raise StoreError(f"{what}: stored data is not a JSON object")
+        reason = f"stored data is a JSON {type(data).__name__}, not an object"
+        return unreadable_data(reason, _as_text(raw))
     return data
 
 
+def _time(row: sqlite3.Row, column: str) -> datetime | None:
+    value = row[column]
+    if value is None:
+        return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        try:
+            return _from_us(value)  # type: ignore[arg-type]  # a float is fine too
+        except OverflowError:
+            pass
+    raise ValueError(f"column {column} holds {type(value).__name__} {value!r}, not a time")
+
+
 def _job(row: sqlite3.Row) -> JobRecord:
+    data = _load(row["data"])
+    try:
+        next_run_at, lease_expires_at = _time(row, "next_run_at"), _time(row, "lease_expires_at")
+    except ValueError as exc:
+        # Never due while unreadable: its owner marks it failed, with the reason.
+        data = unreadable_data(str(exc), _as_text(row["data"]))
+        next_run_at = lease_expires_at = None
     return JobRecord(
         job_id=row["job_id"],
         app_id=row["app_id"],
-        data=_load(row["data"], f"job {row['job_id']}"),
-        next_run_at=_from_us(row["next_run_at"]),
-        lease_owner=row["lease_owner"],
-        lease_expires_at=_from_us(row["lease_expires_at"]),
+        data=data,
+        next_run_at=next_run_at,
+        lease_owner=row["lease_owner"] if lease_expires_at is not None else None,
+        lease_expires_at=lease_expires_at,
     )
 
 
-def _entry(row: sqlite3.Row) -> BufferedNotification:
-    created, expires = _from_us(row["created_at"]), _from_us(row["expires_at"])
-    assert created is not None  # NOT NULL column
-    assert expires is not None  # NOT NULL column
+def _watcher(row: sqlite3.Row) -> WatcherRecord:
+    return WatcherRecord(row["watcher_id"], row["app_id"], _load(row["data"]))
+
+
+def _entry(row: sqlite3.Row, now: datetime) -> BufferedNotification:
+    data = _load(row["data"])
+    try:
+        created, expires = _time(row, "created_at"), _time(row, "expires_at")
+    except ValueError as exc:
+        data = unreadable_data(str(exc), _as_text(row["data"]))
+        created = expires = None
     return BufferedNotification(
         entry_id=row["entry_id"],
         app_id=row["app_id"],
         session_id=row["session_id"],
-        created_at=created,
-        expires_at=expires,
-        data=_load(row["data"], f"buffered notification {row['entry_id']}"),
+        # NOT NULL columns; a hand edit's unreadable time counts as "expires now".
+        created_at=created or now,
+        expires_at=expires or now,
+        data=data,
     )
 
 
@@ -474,7 +521,7 @@ class SQLiteStore:
         )
         if row is None:
             return None
-        return WatcherRecord(row["watcher_id"], row["app_id"], _load(row["data"], watcher_id))
+        return _watcher(row)
 
     async def list_watchers(self, app_id: str | None = None) -> list[WatcherRecord]:
         """Watchers of ``app_id`` (all when ``None``), by id."""
@@ -484,10 +531,7 @@ class SQLiteStore:
                 (app_id, app_id),
             ).fetchall()
         )
-        return [
-            WatcherRecord(r["watcher_id"], r["app_id"], _load(r["data"], r["watcher_id"]))
-            for r in rows
-        ]
+        return [_watcher(row) for row in rows]
 
     async def delete_watcher(self, watcher_id: str) -> bool:
         """Remove; ``True`` when it existed."""
@@ -557,7 +601,7 @@ class SQLiteStore:
 
             return self.transaction(conn, body)
 
-        return [_entry(row) for row in await self._run(drain, "transaction")]
+        return [_entry(row, now) for row in await self._run(drain, "transaction")]
 
     async def count_notifications(self, app_id: str, *, now: datetime) -> int:
         """Unexpired entries waiting for ``app_id``."""

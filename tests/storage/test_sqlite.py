@@ -58,19 +58,6 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     await store.aclose()
 
 
-async def test_corrupt_record_is_a_store_error(tmp_path: Path) -> None:
-    path = tmp_path / "notify.db"
-    async with SQLiteStore(path) as store:
-        await store.save_job(JobRecord("j1", "app", {}, next_run_at=T0))
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE jobs SET data = 'not json' WHERE job_id = 'j1'")
-    conn.commit()
-    conn.close()
-    async with SQLiteStore(path) as store:
-        with pytest.raises(StoreError, match="job j1: stored data is not valid JSON"):
-            await store.get_job("j1")
-
-
 async def test_unserialisable_data_is_a_store_error(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "n.db") as store:
         with pytest.raises(StoreError, match="not JSON-serialisable"):
