@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import anyio
 import attrs
 
-from digitorn_notify._fanout import is_coroutine, resume
+from digitorn_notify._stepping import is_coroutine, on_first_wait
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
@@ -28,26 +27,6 @@ __all__ = ["DeliveryFlow", "failure"]
 
 logger = logging.getLogger("digitorn_notify.channels")
 
-T = TypeVar("T")
-
-
-@types.coroutine
-def _timed(
-    coro: Coroutine[Any, Any, T], scope: anyio.CancelScope, timeout: float
-) -> Generator[Any, Any, T]:
-    """Await ``coro`` in ``scope``, which times out ``timeout`` s after ``coro`` first waits.
-
-    Cancellation only ever lands where a coroutine waits, so a deadline set at the
-    first wait bounds the delivery as one set at its start would (give or take the
-    CPU time before that wait), and a delivery that never waits arms no timer.
-    ``scope`` was entered before ``coro`` started, so scopes ``coro`` opens nest in it.
-    """
-    try:
-        trap = coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    scope.deadline = anyio.current_time() + timeout
-    return (yield from resume(coro, trap))
 
 
 class DeliveryFlow:
@@ -162,13 +141,19 @@ class DeliveryFlow:
         channel = instance.channel
         result: object = None
         try:
-            # The scope gets its deadline only once the delivery waits (see _timed):
-            # arming a timer costs more than a delivery that never waits takes.
+            # The scope gets its deadline only once the delivery waits: arming a timer
+            # costs more than a delivery that never waits takes, and cancellation only
+            # lands where a coroutine waits, so the deadline bounds it all the same.
+            # The scope is entered before the delivery starts: scopes it opens nest in it.
             with anyio.CancelScope() as scope:
+
+                def arm() -> None:
+                    scope.deadline = anyio.current_time() + instance.timeout
+
                 # Typed as object: plugins are untyped and may return anything.
                 delivery: object = channel.deliver(app.app_id, payload, config)
                 if is_coroutine(delivery):
-                    result = await _timed(delivery, scope, instance.timeout)
+                    result = await on_first_wait(delivery, arm)
                 else:
                     scope.deadline = anyio.current_time() + instance.timeout
                     result = await delivery  # type: ignore[misc]

@@ -10,9 +10,10 @@ Saving goes through :class:`~._saver.Saver`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ import anyio.abc
 import anyio.lowlevel
 import attrs
 
-from digitorn_notify._fanout import resume
+from digitorn_notify._stepping import is_coroutine, on_first_wait
 from digitorn_notify.channels.builtin.llm_notification import LLMNotificationChannel
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
@@ -347,17 +348,15 @@ class Runner(Timing):
             return False, f"{spec.tool_name!r} may not run unattended: {refusal}", None
         try:
             awaitable = self.invoker.invoke(spec.tool_name, dict(spec.params))
-            coro = awaitable if isinstance(awaitable, Coroutine) else _awaited(awaitable)
-            trap = coro.send(None)
-        except StopIteration as stop:
-            return True, "", stop.value
+            coro = awaitable if is_coroutine(awaitable) else _awaited(awaitable)
+            # The deadline is registered only if the tool waits: one that returns at
+            # once cannot overrun it, and most local tools do.
+            result = await on_first_wait(
+                coro, functools.partial(self._watch_deadline, watcher, number, slot)
+            )
         except Exception as exc:
             return False, str(exc) or type(exc).__name__, None
-        self._watch_deadline(watcher, number, slot)
-        try:
-            return True, "", await resume(coro, trap)
-        except Exception as exc:
-            return False, str(exc) or type(exc).__name__, None
+        return True, "", result
 
     async def _record(
         self,

@@ -35,13 +35,13 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from digitorn_notify._fanout import resume
+from digitorn_notify._stepping import on_first_wait
 from digitorn_notify.clock import Clock
 from digitorn_notify.watchers._watcher import RUNNING, STOPPED, Watcher
 
@@ -49,7 +49,6 @@ __all__ = ["TIMER_SLACK", "Slot", "Timing"]
 
 logger = logging.getLogger("digitorn_notify.watchers")
 
-T = TypeVar("T")
 
 #: Ticks due this close after a wake-up (seconds) run in it, so that 2,000 checks a
 #: second spread over the interval do not cost 2,000 wake-ups.
@@ -272,13 +271,15 @@ class Timing(abc.ABC):
 
     async def _run_inline(self, coro: Coroutine[Any, Any, None]) -> bool:
         """Run ``coro`` here; if it waits, hand the timer role over first. Did it wait?"""
-        try:
-            trap = coro.send(None)
-        except StopIteration:
-            return False
-        self._hand_off_timer()
-        await resume(coro, trap)
-        return True
+        waited = False
+
+        def hand_off() -> None:
+            nonlocal waited
+            waited = True
+            self._hand_off_timer()
+
+        await on_first_wait(coro, hand_off)
+        return waited
 
     def _rebuild_heap(self) -> None:
         # A task crashed while timing: an entry may have been lost mid-update.
