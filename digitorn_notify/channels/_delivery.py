@@ -1,8 +1,10 @@
 """The delivery flow of one instance: recipient, capabilities, retries, health, fallback.
 
-A mixin of :class:`~digitorn_notify.channels.registry.ChannelRegistry`, kept apart so
-the registry module holds the public API (types, apps, consumers) and this one the
-steps 3 to 8 of the delivery flow described there.
+:class:`DeliveryFlow` is owned by :class:`~digitorn_notify.channels.registry.ChannelRegistry`,
+which finds the instance (step 1 of the flow described there), structures the payload
+(step 2) and hands both to :meth:`DeliveryFlow.deliver` for steps 3 to 8. The flow is
+given the registry's clock and its instance lookup, which it needs for one thing: to
+find an instance's ``fallback`` channel the way the registry finds any channel.
 """
 
 from __future__ import annotations
@@ -23,20 +25,26 @@ from digitorn_notify.channels.context import _CURRENT, DeliveryContext
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
 
-__all__ = ["DeliveryFlow", "failure"]
+__all__ = ["DeliveryFlow", "Lookup", "failure"]
 
 logger = logging.getLogger("digitorn_notify.channels")
 
 
+#: The registry's instance lookup: by name, else type id, else ``llm_notification``;
+#: also says which name was missing when it fell back.
+Lookup = Callable[[AppState, str], Awaitable[tuple[Instance, str | None]]]
+
 
 class DeliveryFlow:
-    """Delivers a payload through one instance; needs ``clock`` and ``_lookup``."""
+    """Delivers a payload through one instance (steps 3 to 8 of the registry's flow)."""
 
-    clock: Clock
-    #: The registry's instance lookup (by name, type id, else llm_notification).
-    _lookup: Callable[[AppState, str], Awaitable[tuple[Instance, str | None]]]
+    __slots__ = ("_lookup", "clock")
 
-    async def _deliver(
+    def __init__(self, clock: Clock, lookup: Lookup) -> None:
+        self.clock = clock
+        self._lookup = lookup
+
+    async def deliver(
         self,
         app: AppState,
         instance: Instance,
@@ -241,7 +249,7 @@ class DeliveryFlow:
                 "fallback_error": failed.error,
             },
         )
-        backup = await self._deliver(app, target, note, None, session_id, tried | {target.name})
+        backup = await self.deliver(app, target, note, None, session_id, tried | {target.name})
         logger.warning(
             "delivery through %s failed for good (%s); fell back to %s (%s)",
             instance.name,
