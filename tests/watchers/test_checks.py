@@ -379,7 +379,7 @@ async def test_a_crashed_timer_is_restarted(
             "watcher_id"
         ]
         await h.settle()
-        runner = h.engine._runner
+        runner = h.engine._runner.timing
         original = runner._next_due
         calls = 0
 
