@@ -8,8 +8,8 @@ Every error the library raises on purpose derives from :class:`NotifyError`::
     ├── TimeExpressionError    a time expression is not understood (lists the accepted forms)
     ├── DeliveryError          a delivery could not even be attempted
     │   └── ChannelNotFoundError   no channel instance or type by that name
-    ├── ResolverError          a user_resolver found no address (channels.resolver; logged,
-    │                          the delivery goes on)
+    ├── ResolverError          a user_resolver found no address (logged; the delivery
+    │                          goes on with the explicit config)
     ├── StoreError             a storage backend failed or holds data it cannot read
     ├── SchedulerError         a scheduler request cannot be carried out (wrong job state)
     │   ├── InvalidJobError    a job parameter is invalid; nothing was created or changed
@@ -34,6 +34,7 @@ __all__ = [
     "InvalidJobError",
     "JobNotFoundError",
     "NotifyError",
+    "ResolverError",
     "SchedulerError",
     "StoreError",
     "TimeExpressionError",
@@ -91,6 +92,10 @@ class DeliveryError(NotifyError):
 
 class ChannelNotFoundError(DeliveryError, LookupError):
     """No channel instance or channel type is known under the given name."""
+
+
+class ResolverError(NotifyError, LookupError):
+    """A user resolver found no usable address (no row, no mapped field, a refused id)."""
 
 
 class StoreError(NotifyError):

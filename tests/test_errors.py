@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+import digitorn_notify.channels
 from digitorn_notify import (
     ChannelNotFoundError,
     ConfigError,
@@ -56,3 +57,18 @@ def test_expression_error_keeps_column_and_text_through_pickle() -> None:
     error = ExpressionError("bad", column=7, text="a == ")
     clone = pickle.loads(pickle.dumps(error))
     assert (str(clone), clone.column, clone.text) == ("bad", 7, "a == ")
+
+
+def test_the_module_exports_every_error_of_its_tree() -> None:
+    import digitorn_notify.errors as errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.NotifyError)
+    }
+    assert defined == set(errors.__all__)
+    for name in defined:
+        assert name in errors.__doc__, f"{name} is missing from the tree in the docstring"
+    assert errors.ResolverError is digitorn_notify.channels.ResolverError
+    assert issubclass(errors.ResolverError, LookupError)

@@ -37,7 +37,7 @@ import anyio
 from digitorn_notify.channels.base import RecipientContext
 from digitorn_notify.clock import Clock, SystemClock
 from digitorn_notify.config import UserResolverConfig
-from digitorn_notify.errors import ConfigError, NotifyError
+from digitorn_notify.errors import ConfigError, ResolverError
 from digitorn_notify.host import ActionInvoker, as_action_invoker
 
 __all__ = ["SESSION_ID_PATTERN", "ActionUserResolver", "ResolverError"]
@@ -52,10 +52,6 @@ _TEMPLATE = re.compile(r"\{\{\s*session_id\s*\}\}")
 # `:session_id` but not `:session_ids` or `::session_id` casts.
 _BIND_TOKEN = re.compile(r"(?<![:\w]):session_id\b")
 _ROW_KEYS = ("rows", "results", "data", "items", "records")
-
-
-class ResolverError(NotifyError, LookupError):
-    """A lookup found no usable address (no row, no mapped field, a refused id)."""
 
 
 class _Pending:
