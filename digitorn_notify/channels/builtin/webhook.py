@@ -114,7 +114,7 @@ class WebhookChannel(BaseOutputChannel):
         self.idempotency_header = str(config.get("idempotency_header", "Idempotency-Key"))
         self.template: PayloadTemplate | None = None
         self._client: httpx.AsyncClient | None = None
-        self._transport: ShardedTransport | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
         self._extensions: dict[str, Any] = {}
         self._parsed_url: httpx.URL | None = None
         self._overrides = OverrideRedactor()
@@ -216,14 +216,7 @@ class WebhookChannel(BaseOutputChannel):
         """Open the pooled client."""
         if self.template is None and self.channel_config.get("payload_template") is not None:
             self.validate_config()
-        if isinstance(self.verify_ssl, str):
-            # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
-            verify = ssl.create_default_context(cafile=self.verify_ssl)
-        else:
-            verify = _ssl_context(bool(self.verify_ssl))
-        transport = ShardedTransport(
-            concurrency=int(self.max_concurrency), shard_size=SHARD_SIZE, verify=verify
-        )
+        transport = self.create_transport()
         # The client owns the pools and their lifetime. Requests are built here and handed
         # to its transport: the client's per-request layers (cookie jar, auth and redirect
         # flows, header merging) cost a quarter of the CPU of a request, and none applies
@@ -234,6 +227,23 @@ class WebhookChannel(BaseOutputChannel):
         self._transport = transport
         self._extensions = {"timeout": self._client.timeout.as_dict()}
         self._parsed_url = httpx.URL(self.url)
+
+    def create_transport(self) -> httpx.AsyncBaseTransport:
+        """The transport every request of this instance goes through.
+
+        By default, pooled connections capped at ``max_concurrency`` requests in flight
+        (:class:`ShardedTransport`), verifying TLS as ``verify_ssl`` says. A subclass may
+        return another one: ``httpx.MockTransport`` in tests that are about what the
+        channel sends and how it reads the answer, not about the network.
+        """
+        if isinstance(self.verify_ssl, str):
+            # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
+            verify = ssl.create_default_context(cafile=self.verify_ssl)
+        else:
+            verify = _ssl_context(bool(self.verify_ssl))
+        return ShardedTransport(
+            concurrency=int(self.max_concurrency), shard_size=SHARD_SIZE, verify=verify
+        )
 
     async def on_stop(self) -> None:
         """Close the pooled client."""
