@@ -300,15 +300,10 @@ class Timing:
 
     async def _run_inline(self, coro: Coroutine[Any, Any, None]) -> bool:
         """Run ``coro`` here; if it waits, hand the timer role over first. Did it wait?"""
-        waited = False
-
-        def hand_off() -> None:
-            nonlocal waited
-            waited = True
-            self._hand_off_timer()
-
-        await on_first_wait(coro, hand_off)
-        return waited
+        # A hand-off moves the epoch on; without a wait, no other task ran meanwhile.
+        epoch = self._timer_epoch
+        await on_first_wait(coro, self._hand_off_timer)
+        return self._timer_epoch != epoch
 
     def _rebuild_heap(self) -> None:
         # A task crashed while timing: an entry may have been lost mid-update.
