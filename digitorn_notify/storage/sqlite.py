@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from os import PathLike
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import anyio
 
@@ -210,7 +210,7 @@ class SQLiteStore:
             in_worker_thread(self._execute)
         )
 
-    async def __aenter__(self) -> SQLiteStore:
+    async def __aenter__(self) -> Self:
         await self._run(lambda conn: None)
         return self
 

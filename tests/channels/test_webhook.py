@@ -6,6 +6,7 @@ is tested through ``httpx.MockTransport`` in test_webhook_logic.py."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import threading
@@ -305,7 +306,10 @@ async def test_sharded_transport_spreads_requests_over_small_pools() -> None:
             in_flight -= 1
         return 200, {}, b"{}"
 
-    transport = ShardedTransport(concurrency=5, shard_size=2)
+    # Each pool loads the CA bundle: that is file I/O and CPU, kept off the event loop.
+    transport = await anyio.to_thread.run_sync(
+        functools.partial(ShardedTransport, concurrency=5, shard_size=2)
+    )
     assert len(transport._shards) == 3
     with local_http_server() as server:
         server.respond = respond

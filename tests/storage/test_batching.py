@@ -54,7 +54,11 @@ class Runner:
 
     async def call(self, label: str, got: dict[str, Any] | None = None) -> str:
         """Run a call named ``label``; record what it returned in ``got``."""
-        result = await self.executor.run(lambda ran: ran.append(label) or label, label)
+        def func(ran: list[str]) -> str:
+            ran.append(label)
+            return label
+
+        result = await self.executor.run(func, label)
         if got is not None:
             got[label] = result
         return result

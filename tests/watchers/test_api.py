@@ -29,7 +29,7 @@ async def test_start_answers_in_the_spec_shape_with_the_hint() -> None:
             label="API health check",
             notify_when="on_error",
         )
-        watcher_id = started.pop("watcher_id")
+        watcher_id = started.pop("watcher_id")  # type: ignore[misc]
         assert len(watcher_id) == 12
         assert int(watcher_id, 16) >= 0
         assert started == {
@@ -285,7 +285,7 @@ async def test_status_has_metrics_last_result_history_and_configuration() -> Non
         )["watcher_id"]
         await h.advance(10, times=2)
         status = await h.engine.status(watcher_id)
-        recent = status.pop("recent_history")
+        recent = status.pop("recent_history")  # type: ignore[misc]
         assert status == {
             "watcher_id": watcher_id,
             "app_id": APP,
@@ -355,7 +355,7 @@ async def test_history_returns_the_newest_checks_oldest_first() -> None:
 
 async def test_the_callers_params_are_copied() -> None:
     async with harness() as h:
-        params = {"url": "http://127.0.0.1/a", "headers": {"X": "1"}}
+        params: dict[str, Any] = {"url": "http://127.0.0.1/a", "headers": {"X": "1"}}
         watcher_id = (await h.engine.start("http.get", params))["watcher_id"]
         params["headers"]["X"] = "changed"
         await h.settle()
