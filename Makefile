@@ -27,6 +27,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict digitorn_notify
+	# The tests too, less strictly (see [tool.mypy] overrides in pyproject.toml).
+	$(BIN)/mypy tests
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term $(PYTEST_ARGS)

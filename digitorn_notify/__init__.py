@@ -85,6 +85,7 @@ from digitorn_notify.scheduler import (
 )
 from digitorn_notify.secrets import EnvSecretProvider, Redactor, Secret, SecretProvider
 from digitorn_notify.storage import (
+    UNREADABLE_KEY,
     BufferedNotification,
     JobRecord,
     JobStore,
@@ -93,6 +94,8 @@ from digitorn_notify.storage import (
     SQLiteStore,
     WatcherRecord,
     WatcherStore,
+    unreadable_data,
+    unreadable_reason,
 )
 from digitorn_notify.templates import PayloadTemplate
 from digitorn_notify.timeexpr import (
@@ -111,6 +114,7 @@ from digitorn_notify.watchers import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "UNREADABLE_KEY",
     "ActionInvoker",
     "ActionType",
     "ActionUserResolver",
@@ -206,4 +210,6 @@ __all__ = [
     "jobs_response",
     "parse_time_expression",
     "run_key",
+    "unreadable_data",
+    "unreadable_reason",
 ]

@@ -8,67 +8,25 @@ remaining jobs while the suspended one waits. Jobs that never wait cost no task 
 all; jobs that do wait all run concurrently, exactly as with one task each.
 
 Each job runs from start to finish in the task that started it, so cancel scopes and
-context variables behave as usual. Suspension is observed by :func:`_watch`, a
-transparent pass-through between the job's coroutine and the event loop (the same
-role ``await`` plays), which works on every anyio backend.
+context variables behave as usual. Suspension is observed by
+:func:`~digitorn_notify._stepping.on_first_wait`, which awaits the job's coroutine as
+``await`` would and works on every anyio backend.
 """
 
 from __future__ import annotations
 
-import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any, TypeGuard, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ["fan_out", "is_coroutine", "resume"]
+from digitorn_notify._stepping import is_coroutine, on_first_wait
+
+__all__ = ["fan_out"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - an item, as in the signature below
-
-
-def is_coroutine(value: object) -> TypeGuard[Coroutine[Any, Any, Any]]:
-    """Whether ``value`` is a coroutine we can drive by hand (see :func:`resume`)."""
-    # The exact type first: it is what nearly every value is, and the ABC's isinstance
-    # costs a tenth of a no-op delivery.
-    return type(value) is types.CoroutineType or isinstance(value, Coroutine)
-
-
-@types.coroutine
-def resume(coro: Coroutine[Any, Any, T], trap: Any) -> Generator[Any, Any, T]:
-    """Go on awaiting ``coro``, which already yielded ``trap`` to us, as ``await`` would.
-
-    Every value and exception is forwarded between the loop and the coroutine, as
-    ``yield from`` does; used wherever a coroutine was started by hand.
-    """
-    while True:
-        try:
-            sent = yield trap
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # cancellation included: the coroutine must see it
-            try:
-                trap = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-        else:
-            try:
-                trap = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-
-
-@types.coroutine
-def _watch(coro: Coroutine[Any, Any, T], on_suspend: Callable[[], None]) -> Generator[Any, Any, T]:
-    """Await ``coro``, calling ``on_suspend()`` once, just before it first suspends."""
-    try:
-        trap = coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    on_suspend()
-    return (yield from resume(coro, trap))
 
 
 async def fan_out(items: Sequence[I], job: Callable[[I], Awaitable[T]]) -> list[T]:
@@ -100,7 +58,7 @@ async def fan_out(items: Sequence[I], job: Callable[[I], Awaitable[T]]) -> list[
                 index, item = queue.popleft()
                 awaitable = job(item)
                 if is_coroutine(awaitable):
-                    results[index] = await _watch(awaitable, add_helper)
+                    results[index] = await on_first_wait(awaitable, add_helper)
                 else:  # any other awaitable: assume it waits
                     add_helper()
                     results[index] = await awaitable

@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
 
 
+@pytest.mark.slow  # a process of its own
 def test_demo_runs_and_shows_each_step() -> None:
     out = subprocess.run(
         [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=60, check=True

@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+import digitorn_notify.channels
 from digitorn_notify import (
     ChannelNotFoundError,
     ConfigError,
@@ -75,3 +76,16 @@ def test_bad_input_is_one_class_and_the_tree_is_exported() -> None:
         "when",
         "when: cannot read 'x' as a time",
     )
+def test_the_module_exports_every_error_of_its_tree() -> None:
+    import digitorn_notify.errors as errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.NotifyError)
+    }
+    assert defined == set(errors.__all__)
+    for name in defined:
+        assert name in errors.__doc__, f"{name} is missing from the tree in the docstring"
+    assert errors.ResolverError is digitorn_notify.channels.ResolverError
+    assert issubclass(errors.ResolverError, LookupError)

@@ -106,6 +106,7 @@ def test_opentelemetry_records_through_a_real_sdk_meter() -> None:
     hooks.emit(_event(duration=0.1))
     hooks.emit(_event(EventKind.TASK_DONE, outcome="failed"))
     data = reader.get_metrics_data()
+    assert data is not None
     points: dict[str, list[object]] = {}
     for resource in data.resource_metrics:
         for scope in resource.scope_metrics:

@@ -16,7 +16,8 @@ from digitorn_notify._convert import converter
 
 def test_defaults() -> None:
     payload = ChannelPayload(message="hi")
-    assert payload.priority == Priority.NORMAL == "normal"
+    assert payload.priority == Priority.NORMAL
+    assert Priority.NORMAL == "normal"  # type: ignore[comparison-overlap]  # a str enum
     assert payload.tags == []
     assert payload.attachments == []
     assert payload.structured_data == {}

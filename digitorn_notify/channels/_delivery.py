@@ -1,22 +1,23 @@
 """The delivery flow of one instance: recipient, capabilities, retries, health, fallback.
 
-A mixin of :class:`~digitorn_notify.channels.registry.ChannelRegistry`, kept apart so
-the registry module holds the public API (types, apps, consumers) and this one the
-steps 3 to 8 of the delivery flow described there.
+:class:`DeliveryFlow` is owned by :class:`~digitorn_notify.channels.registry.ChannelRegistry`,
+which finds the instance (step 1 of the flow described there), structures the payload
+(step 2) and hands both to :meth:`DeliveryFlow.deliver` for steps 3 to 8. The flow is
+given the registry's clock and its instance lookup, which it needs for one thing: to
+find an instance's ``fallback`` channel the way the registry finds any channel.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import anyio
 import attrs
 
-from digitorn_notify._fanout import is_coroutine, resume
+from digitorn_notify._stepping import is_coroutine, on_first_wait
 from digitorn_notify.channels._state import AppState, Instance
 from digitorn_notify.channels.adapt import Adapted, adapt_payload
 from digitorn_notify.channels.base import RecipientContext
@@ -24,40 +25,26 @@ from digitorn_notify.channels.context import _CURRENT, DeliveryContext, requeste
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelPayload, DeliveryResult
 
-__all__ = ["DeliveryFlow", "failure"]
+__all__ = ["DeliveryFlow", "Lookup", "failure"]
 
 logger = logging.getLogger("digitorn_notify.channels")
 
-T = TypeVar("T")
 
-
-@types.coroutine
-def _timed(
-    coro: Coroutine[Any, Any, T], scope: anyio.CancelScope, timeout: float
-) -> Generator[Any, Any, T]:
-    """Await ``coro`` in ``scope``, which times out ``timeout`` s after ``coro`` first waits.
-
-    Cancellation only ever lands where a coroutine waits, so a deadline set at the
-    first wait bounds the delivery as one set at its start would (give or take the
-    CPU time before that wait), and a delivery that never waits arms no timer.
-    ``scope`` was entered before ``coro`` started, so scopes ``coro`` opens nest in it.
-    """
-    try:
-        trap = coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    scope.deadline = anyio.current_time() + timeout
-    return (yield from resume(coro, trap))
+#: The registry's instance lookup: by name, else type id, else ``llm_notification``;
+#: also says which name was missing when it fell back.
+Lookup = Callable[[AppState, str], Awaitable[tuple[Instance, str | None]]]
 
 
 class DeliveryFlow:
-    """Delivers a payload through one instance; needs ``clock`` and ``_lookup``."""
+    """Delivers a payload through one instance (steps 3 to 8 of the registry's flow)."""
 
-    clock: Clock
-    #: The registry's instance lookup (by name, type id, else llm_notification).
-    _lookup: Callable[[AppState, str], Awaitable[tuple[Instance, str | None]]]
+    __slots__ = ("_lookup", "clock")
 
-    async def _deliver(
+    def __init__(self, clock: Clock, lookup: Lookup) -> None:
+        self.clock = clock
+        self._lookup = lookup
+
+    async def deliver(
         self,
         app: AppState,
         instance: Instance,
@@ -166,13 +153,19 @@ class DeliveryFlow:
         channel = instance.channel
         result: object = None
         try:
-            # The scope gets its deadline only once the delivery waits (see _timed):
-            # arming a timer costs more than a delivery that never waits takes.
+            # The scope gets its deadline only once the delivery waits: arming a timer
+            # costs more than a delivery that never waits takes, and cancellation only
+            # lands where a coroutine waits, so the deadline bounds it all the same.
+            # The scope is entered before the delivery starts: scopes it opens nest in it.
             with anyio.CancelScope() as scope:
+
+                def arm() -> None:
+                    scope.deadline = anyio.current_time() + instance.timeout
+
                 # Typed as object: plugins are untyped and may return anything.
                 delivery: object = channel.deliver(app.app_id, payload, config)
                 if is_coroutine(delivery):
-                    result = await _timed(delivery, scope, instance.timeout)
+                    result = await on_first_wait(delivery, arm)
                 else:
                     scope.deadline = anyio.current_time() + instance.timeout
                     result = await delivery  # type: ignore[misc]
@@ -260,7 +253,7 @@ class DeliveryFlow:
                 "fallback_error": failed.error,
             },
         )
-        backup = await self._deliver(app, target, note, None, session_id, tried | {target.name})
+        backup = await self.deliver(app, target, note, None, session_id, tried | {target.name})
         logger.warning(
             "delivery through %s failed for good (%s); fell back to %s (%s)",
             instance.name,

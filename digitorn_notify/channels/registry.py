@@ -94,7 +94,7 @@ PayloadInput = ChannelPayload | Mapping[str, Any] | str
 UserResolverFactory = Callable[[UserResolverConfig, BaseOutputChannel], UserResolver]
 
 
-class ChannelRegistry(DeliveryFlow):
+class ChannelRegistry:
     """Channel types, per-app instances, and delivery with retry, health and fallback.
 
     Use it as an async context manager (``async with ChannelRegistry() as registry``)
@@ -119,6 +119,8 @@ class ChannelRegistry(DeliveryFlow):
         invoker: ActionInvoker | Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # Steps 3 to 8 of a delivery; it finds fallback channels through our lookup.
+        self._flow = DeliveryFlow(self.clock, self._lookup)
         self.hub = NotificationHub(buffer if buffer is not None else MemoryStore(), self.clock)
         self.delivery_timeout = delivery_timeout
         #: How long a channel's ``on_start`` may take before its deployment is refused.
@@ -499,7 +501,7 @@ class ChannelRegistry(DeliveryFlow):
             missing = None
             if instance is None:  # not a deployed instance: the slower lookup
                 instance, missing = await self._lookup(app, name)
-            result = await self._deliver(
+            result = await self._flow.deliver(
                 app, instance, payload, config, session_id, frozenset((instance.name,))
             )
         except Exception as exc:

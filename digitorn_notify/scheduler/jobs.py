@@ -29,7 +29,7 @@ from cattrs.v import format_exception
 
 from digitorn_notify._convert import converter as _base_converter
 from digitorn_notify.clock import iso
-from digitorn_notify.storage.protocols import JobRecord
+from digitorn_notify.storage.protocols import JobRecord, unreadable_reason
 from digitorn_notify.timeexpr import CronSchedule, IntervalSchedule, OneShot
 
 __all__ = [
@@ -469,6 +469,9 @@ def patch_record(record: JobRecord, changes: Mapping[str, Any]) -> JobRecord:
 def job_from_record(record: JobRecord) -> ScheduledJob | UnreadableJob:
     """The job stored in ``record``, or an :class:`UnreadableJob` saying why not."""
     data = record.data
+    undecodable = unreadable_reason(data)
+    if undecodable is not None:  # the store could not decode the row (a torn write...)
+        return UnreadableJob(record.job_id, record.app_id, undecodable, data)
     version = data.get("v")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION

@@ -2,16 +2,20 @@
 
 from digitorn_notify.storage.memory import MemoryStore
 from digitorn_notify.storage.protocols import (
+    UNREADABLE_KEY,
     BufferedNotification,
     JobRecord,
     JobStore,
     NotificationBuffer,
     WatcherRecord,
     WatcherStore,
+    unreadable_data,
+    unreadable_reason,
 )
 from digitorn_notify.storage.sqlite import SQLiteStore
 
 __all__ = [
+    "UNREADABLE_KEY",
     "BufferedNotification",
     "JobRecord",
     "JobStore",
@@ -20,4 +24,6 @@ __all__ = [
     "SQLiteStore",
     "WatcherRecord",
     "WatcherStore",
+    "unreadable_data",
+    "unreadable_reason",
 ]

@@ -8,6 +8,11 @@
 
 Records carry their owner's state as ``data``, a JSON-compatible mapping the owner
 (un)structures itself; stores never interpret it. Times are aware UTC datetimes.
+
+A store that finds a record it cannot decode (a torn write, a hand edit) does not
+fail the call that reads it: it returns the record with :func:`unreadable_data` as
+its ``data``, and the owner reports it (:func:`unreadable_reason`) and keeps it for
+inspection, while every other record is read and run as usual.
 """
 
 from __future__ import annotations
@@ -19,13 +24,39 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 __all__ = [
+    "UNREADABLE_KEY",
     "BufferedNotification",
     "JobRecord",
     "JobStore",
     "NotificationBuffer",
     "WatcherRecord",
     "WatcherStore",
+    "unreadable_data",
+    "unreadable_reason",
 ]
+
+#: The one key of the ``data`` of a record its store could not decode.
+UNREADABLE_KEY = "__unreadable__"
+
+
+def unreadable_data(reason: str, raw: str) -> dict[str, Any]:
+    """The ``data`` of a record its store could not decode.
+
+    ``reason`` says what is wrong ("stored data is not valid JSON (...)") and must
+    quote none of it; ``raw`` is what was stored, kept for whoever inspects the
+    record. The result is JSON-compatible: an owner that saves the record back (a
+    job marked failed) keeps both.
+    """
+    return {UNREADABLE_KEY: {"reason": reason, "raw": raw}}
+
+
+def unreadable_reason(data: Mapping[str, Any]) -> str | None:
+    """Why ``data`` could not be decoded (see :func:`unreadable_data`); ``None`` if it was."""
+    marker = data.get(UNREADABLE_KEY)
+    if not isinstance(marker, Mapping):
+        return None
+    reason = marker.get("reason")
+    return reason if isinstance(reason, str) and reason else "stored data cannot be decoded"
 
 
 def _copy_dict(value: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,25 +4,38 @@ One connection per store, used by one worker thread at a time. The database runs
 WAL mode with a busy timeout, and the lease step runs in a ``BEGIN IMMEDIATE``
 transaction, so several processes on one machine can share one file and a due job
 is still acquired by one of them only. Times are stored as integer microseconds
-since the epoch (exact round trips); records' ``data`` as JSON text.
+since the epoch (exact round trips); records' ``data`` as JSON text. A row that
+cannot be decoded is read as a record whose ``data`` says why
+(:func:`~.protocols.unreadable_data`), never as an error of the whole call.
+
+Calls reach the connection through a :class:`~._batching.BatchingExecutor`: the calls
+made while one batch is in the worker thread go together in the next. This module
+says what a batch does with SQLite (consecutive writes share one transaction); the
+executor, how calls queue, lead and are cancelled.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from os import PathLike
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from digitorn_notify.errors import StoreError
-from digitorn_notify.storage.protocols import BufferedNotification, JobRecord, WatcherRecord
+from digitorn_notify.storage._batching import BatchingExecutor, Call, in_worker_thread
+from digitorn_notify.storage.protocols import (
+    BufferedNotification,
+    JobRecord,
+    WatcherRecord,
+    unreadable_data,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -83,38 +96,77 @@ def _dump(data: dict[str, Any]) -> str:
         raise StoreError(f"record data is not JSON-serialisable: {exc}") from None
 
 
-def _load(text: str, what: str) -> dict[str, Any]:
+def _as_text(raw: object) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return raw if isinstance(raw, str) else repr(raw)
+
+
+def _load(raw: object) -> dict[str, Any]:
+    """A row's ``data``; :func:`unreadable_data` when it is not a JSON object.
+
+    A torn write or a hand edit makes one row unreadable, not the call that reads
+    it: its owner reports it, and the row stays for inspection.
+    """
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise StoreError(f"{what}: stored data is not valid JSON ({exc})") from None
+        data = json.loads(raw)  # type: ignore[arg-type]  # a hand edit may store anything
+    except (TypeError, ValueError) as exc:  # UnicodeDecodeError included
+        return unreadable_data(f"stored data is not valid JSON ({exc})", _as_text(raw))
     if not isinstance(data, dict):
-        raise StoreError(f"{what}: stored data is not a JSON object")
+        reason = f"stored data is a JSON {type(data).__name__}, not an object"
+        return unreadable_data(reason, _as_text(raw))
     return data
 
 
+def _time(row: sqlite3.Row, column: str) -> datetime | None:
+    value = row[column]
+    if value is None:
+        return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        try:
+            return _from_us(value)  # type: ignore[arg-type]  # a float is fine too
+        except OverflowError:
+            pass
+    raise ValueError(f"column {column} holds {type(value).__name__} {value!r}, not a time")
+
+
 def _job(row: sqlite3.Row) -> JobRecord:
+    data = _load(row["data"])
+    try:
+        next_run_at, lease_expires_at = _time(row, "next_run_at"), _time(row, "lease_expires_at")
+    except ValueError as exc:
+        # Never due while unreadable: its owner marks it failed, with the reason.
+        data = unreadable_data(str(exc), _as_text(row["data"]))
+        next_run_at = lease_expires_at = None
     return JobRecord(
         job_id=row["job_id"],
         app_id=row["app_id"],
-        data=_load(row["data"], f"job {row['job_id']}"),
-        next_run_at=_from_us(row["next_run_at"]),
-        lease_owner=row["lease_owner"],
-        lease_expires_at=_from_us(row["lease_expires_at"]),
+        data=data,
+        next_run_at=next_run_at,
+        lease_owner=row["lease_owner"] if lease_expires_at is not None else None,
+        lease_expires_at=lease_expires_at,
     )
 
 
-def _entry(row: sqlite3.Row) -> BufferedNotification:
-    created, expires = _from_us(row["created_at"]), _from_us(row["expires_at"])
-    assert created is not None  # NOT NULL column
-    assert expires is not None  # NOT NULL column
+def _watcher(row: sqlite3.Row) -> WatcherRecord:
+    return WatcherRecord(row["watcher_id"], row["app_id"], _load(row["data"]))
+
+
+def _entry(row: sqlite3.Row, now: datetime) -> BufferedNotification:
+    data = _load(row["data"])
+    try:
+        created, expires = _time(row, "created_at"), _time(row, "expires_at")
+    except ValueError as exc:
+        data = unreadable_data(str(exc), _as_text(row["data"]))
+        created = expires = None
     return BufferedNotification(
         entry_id=row["entry_id"],
         app_id=row["app_id"],
         session_id=row["session_id"],
-        created_at=created,
-        expires_at=expires,
-        data=_load(row["data"], f"buffered notification {row['entry_id']}"),
+        # NOT NULL columns; a hand edit's unreadable time counts as "expires now".
+        created_at=created or now,
+        expires_at=expires or now,
+        data=data,
     )
 
 
@@ -132,18 +184,7 @@ def _own_copy(exc: Exception) -> Exception:
     return exc
 
 
-class _Call:
-    """One store call waiting for (or done by) a batch."""
-
-    __slots__ = ("error", "finished", "func", "kind", "result", "wake")
-
-    def __init__(self, func: Callable[[sqlite3.Connection], Any], kind: _Kind) -> None:
-        self.func = func
-        self.kind = kind
-        self.result: Any = None
-        self.error: Exception | None = None
-        self.finished = False
-        self.wake: anyio.Event | None = None
+_SQLCall = Call[sqlite3.Connection]
 
 
 class SQLiteStore:
@@ -151,22 +192,25 @@ class SQLiteStore:
 
     ``path`` is a file path (created if missing) or ``":memory:"``. The connection is
     opened on first use; close it with :meth:`aclose` or ``async with``.
+
+    Stores of other components (triggers, the dispatcher...) share this store's file,
+    connection and batching by running their SQL through :meth:`run`, in tables of
+    their own that they create themselves (``CREATE TABLE IF NOT EXISTS`` in a
+    ``"transaction"`` call before first use).
     """
 
     def __init__(self, path: str | PathLike[str], *, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._conn: sqlite3.Connection | None = None
-        # One thread at a time on the connection. The limiter keeps callers queued in
-        # the event loop rather than in blocked threads; the lock makes the
-        # connection safe whatever thread ends up running a call.
+        # One thread at a time on the connection: the executor runs one batch at a
+        # time, and the lock makes the connection safe whatever thread runs it.
         self._lock = threading.Lock()
-        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
-        # Calls waiting for the next batch, and whether a batch is in its thread.
-        self._pending: list[_Call] = []
-        self._busy = False
+        self._executor: BatchingExecutor[sqlite3.Connection] = BatchingExecutor(
+            in_worker_thread(self._execute)
+        )
 
-    async def __aenter__(self) -> SQLiteStore:
+    async def __aenter__(self) -> Self:
         await self._run(lambda conn: None)
         return self
 
@@ -179,11 +223,6 @@ class SQLiteStore:
         # close abandoned by cancellation would leak the connection.
         with anyio.CancelScope(shield=True):
             await self._run(_CLOSE, "close")
-
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(1)
-        return self._limiter
 
     def _close(self) -> None:
         # Called with self._lock held.
@@ -236,74 +275,36 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
-    async def _run(self, func: Callable[[sqlite3.Connection], T], kind: _Kind = "read") -> T:
-        """``func(conn)`` in a worker thread, batched with the calls made meanwhile.
+    async def run(self, func: Callable[[sqlite3.Connection], T], kind: _Kind = "read") -> T:
+        """``func(conn)`` in the store's worker thread, batched with the calls made meanwhile.
 
-        Calls made while a batch is in its worker thread queue up and go together in
-        the next one: one thread hop for all of them, and consecutive single-statement
-        writes in one transaction (one commit). Each call still gets its own result or
-        error, in order. ``kind`` is ``"read"``, ``"write"`` (one statement, may share
-        a transaction), ``"transaction"`` (runs its own ``BEGIN``) or ``"close"``
-        (closes the connection once the calls queued before it have run).
+        This is how stores built on this one (sharing its file, connection and
+        batching) run their SQL. Calls made while a batch is in its worker thread
+        queue up and go together in the next one: one thread hop for all of them, and
+        consecutive ``"write"`` calls in one transaction (one commit). Each call still
+        gets its own result or error, in order (see ``storage/_batching.py`` for what
+        cancellation does). ``kind`` is:
+
+        - ``"read"``: runs outside any transaction;
+        - ``"write"``: exactly one statement; may share a transaction with the writes
+          next to it (if one fails, each runs again on its own);
+        - ``"transaction"``: runs alone and issues its own ``BEGIN IMMEDIATE`` and
+          ``COMMIT`` (see :meth:`transaction`); a companion store creates its tables
+          this way, with ``CREATE TABLE IF NOT EXISTS``, before its first use;
+        - ``"close"``: closes the connection once the calls queued before it have run
+          (used by :meth:`aclose`).
+
+        ``sqlite3.Error`` becomes :class:`StoreError`; other exceptions reach the
+        caller as raised. ``func`` must not keep ``conn`` or cursors beyond its return.
         """
-        call = _Call(func, kind)
-        self._pending.append(call)
-        try:
-            while not call.finished:
-                if self._busy:
-                    call.wake = anyio.Event()
-                    await call.wake.wait()  # until it is done, or it is our turn to lead
-                else:
-                    await self._lead()
-        except BaseException as exc:
-            if call.finished:
-                raise
-            with anyio.CancelScope(shield=True):
-                ran = await self._settle(call)
-            if not ran or not isinstance(exc, anyio.get_cancelled_exc_class()):
-                raise
-            # It ran: its outcome stands, as a worker thread's did (a lease taken or a
-            # buffer drained must reach the caller); the cancellation lands at the
-            # caller's next checkpoint.
-        if call.error is not None:
-            raise call.error
-        return call.result  # type: ignore[no-any-return]
+        return await self._executor.run(func, kind)
 
-    async def _settle(self, call: _Call) -> bool:
-        """After the caller was interrupted: ``True`` once ``call`` ran, ``False`` if it
-        never will (it was still queued, or its batch never started, and is dropped)."""
-        while not call.finished:
-            if call in self._pending:
-                self._pending.remove(call)
-                self._pass_lead()
-                return False
-            # In a batch under way: it runs regardless, as a thread call would.
-            call.wake = anyio.Event()
-            await call.wake.wait()
-        return True
+    # The name every store built on this one calls (kept as it was when it was the
+    # only one): same signature and semantics as :meth:`run`.
+    _run = run
 
-    async def _lead(self) -> None:
-        """Run everything pending in one worker thread call."""
-        self._busy = True
-        batch, self._pending = self._pending, []
-        try:
-            await anyio.to_thread.run_sync(self._execute, batch, limiter=self._get_limiter())
-        finally:
-            self._busy = False
-            # Cancelled before the thread started: the batch goes back, in order.
-            self._pending[:0] = [call for call in batch if not call.finished]
-            for call in batch:
-                if call.finished and call.wake is not None:
-                    call.wake.set()
-            self._pass_lead()
-
-    def _pass_lead(self) -> None:
-        if not self._busy and self._pending:
-            first = self._pending[0]
-            if first.wake is not None:
-                first.wake.set()
-
-    def _execute(self, batch: list[_Call]) -> None:
+    def _execute(self, batch: list[_SQLCall]) -> None:
+        """Run ``batch`` (in the worker thread): writes grouped, the rest one by one."""
         with self._lock:
             start = 0
             while start < len(batch):
@@ -315,7 +316,7 @@ class SQLiteStore:
                 start = end
                 if calls[0].kind == "close":
                     self._close()
-                    calls[0].finished = True
+                    calls[0].succeed(None)
                 elif (conn := self._opened(calls)) is None:
                     continue
                 elif len(calls) > 1:
@@ -323,27 +324,28 @@ class SQLiteStore:
                 else:
                     self._one(conn, calls[0])
 
-    def _opened(self, calls: list[_Call]) -> sqlite3.Connection | None:
+    def _opened(self, calls: list[_SQLCall]) -> sqlite3.Connection | None:
         """The connection, opened if need be; ``None`` (and ``calls`` failed) if it cannot be."""
         if self._conn is None:
             try:
                 self._conn = self._connect()
             except Exception as exc:
                 for call in calls:
-                    call.error, call.finished = _own_copy(exc), True
+                    call.fail(_own_copy(exc))
                 return None
         return self._conn
 
-    def _one(self, conn: sqlite3.Connection, call: _Call) -> None:
+    def _one(self, conn: sqlite3.Connection, call: _SQLCall) -> None:
         try:
-            call.result = call.func(conn)
+            result = call.func(conn)
         except sqlite3.Error as exc:
-            call.error = StoreError(f"SQLite store {self.path}: {exc}")
+            call.fail(StoreError(f"SQLite store {self.path}: {exc}"))
         except Exception as exc:  # handed to the caller, as a direct call would raise it
-            call.error = exc
-        call.finished = True
+            call.fail(exc)
+        else:
+            call.succeed(result)
 
-    def _group(self, conn: sqlite3.Connection, calls: list[_Call]) -> None:
+    def _group(self, conn: sqlite3.Connection, calls: list[_SQLCall]) -> None:
         """Single-statement writes in one transaction; one by one if any fails."""
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -351,8 +353,7 @@ class SQLiteStore:
             # The write lock was not had within the busy timeout: waiting that long
             # again for each call would not make it come sooner.
             for call in calls:
-                call.error = StoreError(f"SQLite store {self.path}: {exc}")
-                call.finished = True
+                call.fail(StoreError(f"SQLite store {self.path}: {exc}"))
             return
         try:
             results = [call.func(conn) for call in calls]
@@ -367,10 +368,14 @@ class SQLiteStore:
                 self._one(conn, call)
             return
         for call, result in zip(calls, results, strict=True):
-            call.result, call.finished = result, True
+            call.succeed(result)
 
     @staticmethod
-    def _transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+    def transaction(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        """``body()`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` (rolled back if it raises).
+
+        For the function of a ``"transaction"`` call (see :meth:`run`).
+        """
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = body()
@@ -459,7 +464,7 @@ class SQLiteStore:
                 query = f"SELECT * FROM jobs WHERE job_id IN ({marks}) ORDER BY next_run_at, job_id"  # noqa: S608
                 return conn.execute(query, ids).fetchall()
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
         return [_job(row) for row in await self._run(acquire, "transaction")]
 
@@ -516,7 +521,7 @@ class SQLiteStore:
         )
         if row is None:
             return None
-        return WatcherRecord(row["watcher_id"], row["app_id"], _load(row["data"], watcher_id))
+        return _watcher(row)
 
     async def list_watchers(self, app_id: str | None = None) -> list[WatcherRecord]:
         """Watchers of ``app_id`` (all when ``None``), by id."""
@@ -526,10 +531,7 @@ class SQLiteStore:
                 (app_id, app_id),
             ).fetchall()
         )
-        return [
-            WatcherRecord(r["watcher_id"], r["app_id"], _load(r["data"], r["watcher_id"]))
-            for r in rows
-        ]
+        return [_watcher(row) for row in rows]
 
     async def delete_watcher(self, watcher_id: str) -> bool:
         """Remove; ``True`` when it existed."""
@@ -569,7 +571,7 @@ class SQLiteStore:
                     (entry.app_id, max_per_app),
                 ).rowcount
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
         return await self._run(push, "transaction")
 
@@ -597,9 +599,9 @@ class SQLiteStore:
                 conn.execute(f"DELETE FROM notification_buffer WHERE {where}", args)  # noqa: S608
                 return rows
 
-            return self._transaction(conn, body)
+            return self.transaction(conn, body)
 
-        return [_entry(row) for row in await self._run(drain, "transaction")]
+        return [_entry(row, now) for row in await self._run(drain, "transaction")]
 
     async def count_notifications(self, app_id: str, *, now: datetime) -> int:
         """Unexpired entries waiting for ``app_id``."""

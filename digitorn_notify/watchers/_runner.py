@@ -1,6 +1,6 @@
 """The engine's machinery: what a check is, and the engine's lifecycle.
 
-On top of :class:`~._timing.Timing` (which decides when checks run), a check runs
+With a :class:`~._timing.Timing` (which decides when checks run), a check runs
 the host's tool (asking the policy guard first), turns the result into JSON text,
 records it in the history and the counters, lets the strategy decide, and delivers
 the notification through the registry. Nothing a check does can take down the
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 import attrs
 
-from digitorn_notify._fanout import resume
 from digitorn_notify.channels._choice import default_channel_for
 from digitorn_notify.channels.registry import ChannelRegistry
 from digitorn_notify.clock import Clock
@@ -51,7 +50,6 @@ __all__ = ["ErrorDetector", "Runner", "WatcherEngineStats"]
 
 logger = logging.getLogger("digitorn_notify.watchers")
 
-T = TypeVar("T")
 
 #: ``(result) -> error text or None``: whether a returned result reports a failure.
 ErrorDetector = Callable[[Any], "str | None"]
@@ -75,11 +73,7 @@ class WatcherEngineStats:
     tasks: int
 
 
-async def _awaited(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-class Runner(Timing):
+class Runner:
     """Timer, check tasks and notifications shared by every watcher of an engine."""
 
     def __init__(
@@ -101,11 +95,18 @@ class Runner(Timing):
         _at_least("max_concurrent_checks", max_concurrent_checks, 1)
         _at_least("save_every", save_every, 1)
         _at_least("max_result_chars", max_result_chars, 1)
-        super().__init__(
-            clock if clock is not None else registry.clock,
+        self.clock = clock if clock is not None else registry.clock
+        self.check_timeout = float(check_timeout)
+        self.timing = Timing(
+            self.clock,
+            check=self._check_safely,
+            report_crash=self._report_crash,
             check_timeout=check_timeout,
             max_concurrent_checks=max_concurrent_checks,
         )
+        #: Every live watcher by id (the timing's: it reschedules them).
+        self.watchers = self.timing.watchers
+        self._counts = self.timing.counts
         self.registry = registry
         self.invoker = as_action_invoker(invoker)
         self.guard = as_policy_guard(guard)
@@ -133,10 +134,10 @@ class Runner(Timing):
             stack.push_async_callback(lambda: self.saver.flush(self.watchers.values()))
             group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(group.cancel_scope.cancel)
-            self._start_timing(group)
+            self.timing.start(group)
             group.start_soon(self._supervise, "saver", self.saver.run)
         except BaseException:
-            self._stop_timing()
+            self.timing.stop()
             await stack.aclose()
             raise
         self._stack = stack
@@ -151,16 +152,16 @@ class Runner(Timing):
             # exception group, and the host's own exception must come out unchanged.
             await stack.aclose()
         finally:
-            self._stop_timing()
+            self.timing.stop()
 
     @property
     def is_running(self) -> bool:
         """Whether the engine's context is entered."""
-        return self._group is not None
+        return self.timing.running
 
     def require_running(self) -> None:
         """Raise ``RuntimeError`` unless the engine's context is entered."""
-        if self._group is None:
+        if not self.timing.running:
             raise RuntimeError("the watcher engine is not running: use `async with engine:`")
 
     async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
@@ -187,7 +188,7 @@ class Runner(Timing):
         self.watchers[watcher.watcher_id] = watcher
         self._apps.setdefault(watcher.spec.app_id, {})[watcher.watcher_id] = watcher
         if watcher.status == RUNNING:
-            self._schedule(watcher, due)
+            self.timing.schedule(watcher, due)
         else:
             watcher.next_due = due
 
@@ -227,7 +228,7 @@ class Runner(Timing):
         if due < now:
             # Keep the phase: the next tick of the original cadence.
             due += math.ceil((now - due) / watcher.spec.interval) * watcher.spec.interval
-        self._schedule(watcher, due)
+        self.timing.schedule(watcher, due)
 
     # -- host boundary --------------------------------------------------------------------------
 
@@ -269,7 +270,7 @@ class Runner(Timing):
             crashes=counts["crashes"],
             task_restarts=counts["restarts"],
             checks_waiting=sum(1 for w in self.watchers.values() if w.scope is not None),
-            tasks=self._tasks,
+            tasks=self.timing.tasks,
         )
 
     # -- tasks and the timer role -------------------------------------------------------------
@@ -316,7 +317,7 @@ class Runner(Timing):
             if watcher.generation == generation:
                 watcher.scope = None
                 watcher.running_check = 0
-            self._forget_deadlines()
+            self.timing.forget_deadlines()
         if watcher.status == STOPPED or watcher.generation != generation:
             return
         duration = clock.monotonic() - started
@@ -339,17 +340,14 @@ class Runner(Timing):
             return False, f"{spec.tool_name!r} may not run unattended: {refusal}", None
         try:
             awaitable = self.invoker.invoke(spec.tool_name, dict(spec.params))
-            coro = awaitable if isinstance(awaitable, Coroutine) else _awaited(awaitable)
-            trap = coro.send(None)
-        except StopIteration as stop:
-            return True, "", stop.value
+            # From here on the check can time out. (Registering the deadline only once
+            # the tool first waits, with on_first_wait, measured no faster: see
+            # docs/performance.md.)
+            self.timing.watch_deadline(watcher, number, slot)
+            result = await awaitable
         except Exception as exc:
             return False, str(exc) or type(exc).__name__, None
-        self._watch_deadline(watcher, number, slot)
-        try:
-            return True, "", await resume(coro, trap)
-        except Exception as exc:
-            return False, str(exc) or type(exc).__name__, None
+        return True, "", result
 
     async def _record(
         self,

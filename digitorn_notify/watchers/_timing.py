@@ -22,12 +22,16 @@ costs a task per watcher, nor a task switch per check that does not wait:
   rebuilds the heap and takes the role again after a backoff; a check that ignores
   its cancellation is abandoned after a grace period so that its watcher goes on.
 
-What a check does is the subclass's business (:class:`~._runner.Runner`).
+What a check does is not this module's business: :class:`Timing` is given ``check``
+and ``report_crash`` by its owner, :class:`~._runner.Runner`, which calls
+:meth:`Timing.start`, :meth:`Timing.schedule`, :meth:`Timing.watch_deadline` and
+:meth:`Timing.forget_deadlines` back. Two objects with a small interface between
+them, rather than a base class whose methods and state a subclass shares: the timer's
+state (heap, deadlines, tasks) stays here, and a check cannot reach into it.
 """
 
 from __future__ import annotations
 
-import abc
 import functools
 import heapq
 import itertools
@@ -35,21 +39,20 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from digitorn_notify._fanout import resume
+from digitorn_notify._stepping import on_first_wait
 from digitorn_notify.clock import Clock
 from digitorn_notify.watchers._watcher import RUNNING, STOPPED, Watcher
 
-__all__ = ["TIMER_SLACK", "Slot", "Timing"]
+__all__ = ["TIMER_SLACK", "CheckFn", "CrashFn", "Slot", "Timing"]
 
 logger = logging.getLogger("digitorn_notify.watchers")
 
-T = TypeVar("T")
 
 #: Ticks due this close after a wake-up (seconds) run in it, so that 2,000 checks a
 #: second spread over the interval do not cost 2,000 wake-ups.
@@ -75,11 +78,39 @@ class Slot:
         self.started = 0.0
 
 
-class Timing(abc.ABC):
-    """The heap, the timer role and the check tasks; subclasses say what a check is."""
+class CheckFn(Protocol):
+    """Check ``watcher`` (or record ``outcome``, a timeout); never raises an Exception."""
 
-    def __init__(self, clock: Clock, *, check_timeout: float, max_concurrent_checks: int) -> None:
+    def __call__(
+        self,
+        watcher: Watcher,
+        generation: int,
+        slot: Slot,
+        *,
+        outcome: tuple[int, str, float] | None = None,
+    ) -> Coroutine[Any, Any, None]: ...
+
+
+#: Tell about a check whose processing failed (a bug, or a check that ignored its
+#: cancellation and was abandoned).
+CrashFn = Callable[[Watcher, BaseException], Coroutine[Any, Any, None]]
+
+
+class Timing:
+    """The heap, the timer role and the check tasks; ``check`` says what a check is."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        check: CheckFn,
+        report_crash: CrashFn,
+        check_timeout: float,
+        max_concurrent_checks: int,
+    ) -> None:
         self.clock = clock
+        self._check_safely = check
+        self._report_crash = report_crash
         self.check_timeout = float(check_timeout)
         self.max_concurrent_checks = max_concurrent_checks
         #: Every live watcher by id.
@@ -96,35 +127,31 @@ class Timing(abc.ABC):
         self._sleep_until = _INF
         self._wake_scope: anyio.CancelScope | None = None
         self._group: anyio.abc.TaskGroup | None = None
-        self._counts = dict.fromkeys(
+        #: Engine-wide counters, shared with the owner (which counts checks and the like).
+        self.counts = dict.fromkeys(
             ("checks", "notifications", "errors", "skipped", "timeouts", "crashes", "restarts"), 0
         )
 
-    # -- what subclasses provide ------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def _check_safely(
-        self,
-        watcher: Watcher,
-        generation: int,
-        slot: Slot,
-        *,
-        outcome: tuple[int, str, float] | None = None,
-    ) -> None:
-        """Check ``watcher`` (or record ``outcome``, a timeout); never raises an Exception."""
-
-    @abc.abstractmethod
-    async def _report_crash(self, watcher: Watcher, error: BaseException) -> None:
-        """Tell about a check whose processing failed."""
-
     # -- the timer --------------------------------------------------------------------------
 
-    def _start_timing(self, group: anyio.abc.TaskGroup) -> None:
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`start` was called (and :meth:`stop` not since)."""
+        return self._group is not None
+
+    @property
+    def tasks(self) -> int:
+        """Check tasks alive (the timer included)."""
+        return self._tasks
+
+    def start(self, group: anyio.abc.TaskGroup) -> None:
+        """Start timing in ``group`` (the owner's task group)."""
         self._group = group
         self._has_timer = True
         self._start_task(timer=True)
 
-    def _stop_timing(self) -> None:
+    def stop(self) -> None:
+        """Forget the tasks (the owner cancelled its group); :meth:`start` may follow."""
         self._group = None
         self._has_timer = False
         self._heap_suspect = True  # entered again, the timer starts from the watchers
@@ -133,7 +160,8 @@ class Timing(abc.ABC):
         self._ready.clear()
         self._deadlines.clear()
 
-    def _schedule(self, watcher: Watcher, due: float) -> None:
+    def schedule(self, watcher: Watcher, due: float) -> None:
+        """Check ``watcher`` at ``due`` (monotonic), then every interval."""
         seq = next(self._seq)
         watcher.next_due = due
         watcher.tick_seq = seq
@@ -186,7 +214,7 @@ class Timing(abc.ABC):
                 if self._timer_epoch == epoch:
                     self._has_timer = False
                     self._heap_suspect = True
-                self._counts["restarts"] += 1
+                self.counts["restarts"] += 1
                 failures += 1
                 delay = min(0.1 * 2 ** (failures - 1), 30.0)
                 logger.exception("the watcher engine's timer crashed; restarting it in %gs", delay)
@@ -229,7 +257,7 @@ class Timing(abc.ABC):
         ):
             return
         watcher.timeouts += 1
-        self._counts["timeouts"] += 1
+        self.counts["timeouts"] += 1
         watcher.busy = True  # it was cleared while unwinding; nothing ran since
         text = f"the check timed out after {self.check_timeout:g}s"
         duration = self.clock.monotonic() - slot.started
@@ -272,13 +300,10 @@ class Timing(abc.ABC):
 
     async def _run_inline(self, coro: Coroutine[Any, Any, None]) -> bool:
         """Run ``coro`` here; if it waits, hand the timer role over first. Did it wait?"""
-        try:
-            trap = coro.send(None)
-        except StopIteration:
-            return False
-        self._hand_off_timer()
-        await resume(coro, trap)
-        return True
+        # A hand-off moves the epoch on; without a wait, no other task ran meanwhile.
+        epoch = self._timer_epoch
+        await on_first_wait(coro, self._hand_off_timer)
+        return self._timer_epoch != epoch
 
     def _rebuild_heap(self) -> None:
         # A task crashed while timing: an entry may have been lost mid-update.
@@ -306,7 +331,7 @@ class Timing(abc.ABC):
                 # ticks rather than firing them in a burst, and keep the phase.
                 missed = math.floor((limit - due) / interval)
                 watcher.skipped_checks += missed
-                self._counts["skipped"] += missed
+                self.counts["skipped"] += missed
                 following = due + (missed + 1) * interval
             seq = next(self._seq)
             watcher.next_due = following
@@ -335,7 +360,7 @@ class Timing(abc.ABC):
 
     def _skip_busy(self, watcher: Watcher, now: float) -> None:
         watcher.skipped_checks += 1
-        self._counts["skipped"] += 1
+        self.counts["skipped"] += 1
         # A check still running long after its deadline ignored the cancellation (a
         # tool that shields itself or blocks): abandon it so the watcher goes on.
         overdue = now - watcher.check_started - self.check_timeout
@@ -352,7 +377,7 @@ class Timing(abc.ABC):
             assert self._group is not None
             self._group.start_soon(self._report_crash, watcher, error)
 
-    def _watch_deadline(self, watcher: Watcher, number: int, slot: Slot) -> None:
+    def watch_deadline(self, watcher: Watcher, number: int, slot: Slot) -> None:
         """Check ``number`` of ``watcher`` waits: from now on, it can time out."""
         slot.watcher = watcher
         slot.number = number
@@ -363,7 +388,7 @@ class Timing(abc.ABC):
         self._deadlines.append((deadline, watcher, number))
         self._wake(deadline)
 
-    def _forget_deadlines(self) -> None:
+    def forget_deadlines(self) -> None:
         """Drop the deadlines of checks that are over, from the front."""
         deadlines = self._deadlines
         while deadlines and deadlines[0][1].running_check != deadlines[0][2]:

@@ -9,6 +9,7 @@ from typing import Any, Final
 import anyio
 
 from digitorn_notify._convert import converter
+from digitorn_notify.storage.protocols import unreadable_reason
 from digitorn_notify.watchers._history import CheckHistory, HistoryEntry
 from digitorn_notify.watchers._models import FORMAT_VERSION, PersistedWatcher, WatcherSpec
 from digitorn_notify.watchers._results import HistoryItem, WatcherSummary
@@ -158,6 +159,9 @@ class Watcher:
     @classmethod
     def from_snapshot(cls, data: dict[str, Any], history_size: int) -> Watcher:
         """Rebuild a watcher from :meth:`snapshot`'s output; ``ValueError`` if it is not one."""
+        undecodable = unreadable_reason(data)
+        if undecodable is not None:  # the store could not decode the row (a torn write...)
+            raise ValueError(undecodable)
         version = data.get("version")
         if version != FORMAT_VERSION:
             raise ValueError(

@@ -110,7 +110,7 @@ class Hostile:
     __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = boom
     __getattr__ = __str__ = __repr__ = __format__ = __index__ = __int__ = __float__ = boom
 
-    @property
+    @property  # type: ignore[misc]
     def __class__(self) -> type:  # type: ignore[override]
         raise Boom
 
@@ -370,7 +370,7 @@ def test_a_class_without_a_name_is_described_as_object() -> None:
 def test_a_colliding_key_at_any_depth_is_missing(text: str) -> None:
     hostile = {CollidingKey(): 1}
     a: Any = [hostile] if "[0]" in text else {"b": hostile}
-    names = {"result": {"a": a, **hostile}}
+    names: dict[str, Any] = {"result": {"a": a, **hostile}}
     assert compile_expression(text).evaluate(names) is False
     assert compile_expression(text.replace("== 1", "== null")).evaluate(names) is True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,7 @@ def test_whatever_compiles_never_raises_on_json_like_input(text: str, names: Any
         assert expression.explain(names).value is value
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reference.expressions, reference.names_strategy)
 # A function refusing a constant argument is missing, and missing equals null.

@@ -19,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from digitorn_notify import ChannelRegistry, SQLiteStore
 from digitorn_notify.scheduler import JobStatus, ScheduledJob, Scheduler
+
+pytestmark = pytest.mark.slow
 
 WORKER = textwrap.dedent(
     """

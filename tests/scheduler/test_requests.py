@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -351,11 +352,12 @@ async def test_invalid_requests_are_refused_and_create_nothing(
     message: str,
 ) -> None:
     arguments: dict[str, Any] = {"app_id": APP, "prompt": "hello", **changes}
-    method, first = {
+    methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
         "once": (scheduler.schedule_once, arguments.pop("when", "in 5m")),
         "cron": (scheduler.schedule_cron, arguments.pop("cron", "0 9 * * *")),
         "interval": (scheduler.schedule_interval, arguments.pop("every", 60)),
-    }[kind]
+    }
+    method, first = methods[kind]
     with pytest.raises(error) as caught:
         await method(first, **arguments)
     # One error class for bad input, with the argument's path, like every component's.

@@ -101,6 +101,7 @@ def schedules() -> st.SearchStrategy[CronSchedule | IntervalSchedule]:
     return cron | interval
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(schedule=schedules(), start=instants, downtime=downtimes)
 def test_catch_up_runs_at_most_once_and_moves_strictly_forward(
@@ -123,6 +124,7 @@ def test_catch_up_runs_at_most_once_and_moves_strictly_forward(
         assert count == plan.coalesced
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(schedule=schedules(), start=instants, steps=st.lists(downtimes, min_size=1, max_size=8))
 def test_successive_runs_are_strictly_increasing(

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).parent.parent.parent
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # -- the examples croniter 6 got wrong: they pass at the floor (make test-floor) ----------

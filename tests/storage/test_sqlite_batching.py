@@ -1,4 +1,7 @@
-"""SQLiteStore batches the calls made while a batch is in its worker thread.
+"""SQLiteStore on its batching executor: real threads, writes grouped in transactions.
+
+The executor's own rules (queueing, leading, cancellation at every step) are tested
+on their own in test_batching.py; here they are checked end to end with SQLite.
 
 Each call must still behave as if it ran alone: its own result, its own error, in
 order; a cancelled call that had not started does not happen, one that had started
@@ -211,4 +214,4 @@ async def test_cancelling_callers_at_any_moment_never_stalls_the_store(
             # Whatever was dropped or ran, the store still answers at once.
             await store.save_job(job("after"))
             assert await store.get_job("after") is not None
-            assert not store._pending
+            assert store._executor.pending == 0

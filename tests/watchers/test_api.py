@@ -227,7 +227,7 @@ async def test_unknown_ids_and_other_apps_are_not_found() -> None:
             with pytest.raises(WatcherNotFoundError, match=f"no watcher '{theirs}' in app 'app'"):
                 await call(theirs, app_id=APP)  # type: ignore[operator]
             with pytest.raises(TypeError, match="app_id"):
-                await call(mine)  # type: ignore[operator]  # app_id is required on every call
+                await call(mine)  # type: ignore[operator,call-arg]  # app_id is required on every call
         assert isinstance(WatcherNotFoundError("x"), LookupError)
         # With the right app, found; one app never sees another's watchers.
         assert (await h.engine.status(theirs, app_id="other")).app_id == "other"
@@ -381,7 +381,7 @@ async def test_history_returns_the_newest_checks_oldest_first() -> None:
 
 async def test_the_callers_params_are_copied() -> None:
     async with harness() as h:
-        params = {"url": "http://127.0.0.1/a", "headers": {"X": "1"}}
+        params: dict[str, Any] = {"url": "http://127.0.0.1/a", "headers": {"X": "1"}}
         watcher_id = (await h.engine.start("http.get", params, app_id=APP)).watcher_id
         params["headers"]["X"] = "changed"
         await h.settle()

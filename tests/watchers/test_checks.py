@@ -381,7 +381,7 @@ async def test_a_crashed_timer_is_restarted(
             await h.engine.start("http.get", interval=5, notify_when="on_error", app_id=APP)
         ).watcher_id
         await h.settle()
-        runner = h.engine._runner
+        runner = h.engine._runner.timing
         original = runner._next_due
         calls = 0
 

@@ -243,10 +243,10 @@ async def test_the_stored_form_round_trips_through_sqlite(tmp_path: Path) -> Non
     async with SQLiteStore(path) as store, harness({"temp": 22.0}, store=store, clock=clock) as h:
         await h.engine.restore(app_id=APP)
         after = (await h.engine.status(watcher_id, app_id=APP)).to_dict()
-        kept = ("params", "label", "notify_config", "output_channel", "output_config")
-        kept += ("session_id", "created_at", "check_count", "last_result")
+        kept = ["params", "label", "notify_config", "output_channel", "output_config"]
+        kept += ["session_id", "created_at", "check_count", "last_result"]
         for key in kept:
-            assert after[key] == before[key], key
+            assert after[key] == before[key], key  # type: ignore[literal-required]
         await h.settle()
         # The summary's pending batch (2 checks) was kept: one more check completes it.
         ((_, payload, config),) = h.registry.instances(APP)["sms"].calls  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio
+import anyio.to_thread
 
 from digitorn_notify.channels.base import BaseOutputChannel
 from digitorn_notify.channels.builtin._configs import AppriseConfig, AppriseDeliveryConfig
@@ -171,8 +172,15 @@ class AppriseChannel(BaseOutputChannel):
         """Every URL, and the credentials inside them."""
         return [value for url, _ in self._entries() for value in _url_secrets(url)]
 
-    def validate_config(self) -> None:
-        """Build the ``Apprise`` object: every URL must be one Apprise understands."""
+    async def validate_config(self) -> None:
+        """Build the ``Apprise`` object: every URL must be one Apprise understands.
+
+        In a worker thread: the first use imports Apprise and loads its plugins, which
+        takes seconds during which the event loop would run nothing else.
+        """
+        await anyio.to_thread.run_sync(self._build)
+
+    def _build(self) -> None:
         super().validate_config()
         settings = self.settings
         module = import_apprise()
@@ -206,7 +214,7 @@ class AppriseChannel(BaseOutputChannel):
     async def on_start(self) -> None:
         """Build the Apprise object if not done yet."""
         if self._apprise is None:
-            self.validate_config()
+            await self.validate_config()
 
     async def on_stop(self) -> None:
         """Forget the Apprise object."""

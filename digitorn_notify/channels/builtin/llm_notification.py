@@ -24,7 +24,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from digitorn_notify._convert import converter
+from digitorn_notify._convert import converter, describe_structure_error
 from digitorn_notify._json import dumps
 from digitorn_notify.channels.base import BaseOutputChannel, RecipientContext
 from digitorn_notify.channels.builtin._configs import (
@@ -34,7 +34,11 @@ from digitorn_notify.channels.builtin._configs import (
 from digitorn_notify.clock import Clock
 from digitorn_notify.payload import ChannelCapabilities, ChannelPayload, DeliveryResult
 from digitorn_notify.retry import RetryPolicy
-from digitorn_notify.storage.protocols import BufferedNotification, NotificationBuffer
+from digitorn_notify.storage.protocols import (
+    BufferedNotification,
+    NotificationBuffer,
+    unreadable_reason,
+)
 
 __all__ = ["LLMNotificationChannel", "Notification", "NotificationHub", "Subscription"]
 
@@ -169,8 +173,9 @@ class NotificationHub:
                 entries = await self.buffer.drain_notifications(
                     app_id, session_id=session_id, now=self.clock.now()
                 )
-                backlog = [note for note in map(self._from_entry, entries) if note is not None]
+                backlog, unreadable = self._read_entries(entries)
                 await self._store_all(subscription._open(backlog))
+                await self._keep(unreadable)
             yield subscription
         finally:
             peers = self._subscriptions.get(app_id, [])
@@ -238,26 +243,58 @@ class NotificationHub:
             )
 
     @staticmethod
-    def _from_entry(entry: BufferedNotification) -> Notification | None:
-        try:
-            payload = converter.structure(entry.data, ChannelPayload)
-        except Exception as exc:
-            # One unreadable entry (written by another version?) must not cost the rest.
-            logger.warning(
-                "dropping unreadable buffered notification %s: %s",
+    def _read_entries(
+        entries: list[BufferedNotification],
+    ) -> tuple[list[Notification], list[BufferedNotification]]:
+        """The entries as notifications, and those that cannot be read (reported)."""
+        notes, unreadable = [], []
+        for entry in entries:
+            note = _from_entry(entry)
+            if isinstance(note, Notification):
+                notes.append(note)
+                continue
+            # One unreadable entry (a torn write, another version's) costs only itself.
+            logger.error(
+                "buffered notification %s cannot be read and stays in the buffer until it "
+                "expires: %s",
                 entry.entry_id,
-                exc,
+                note,
                 extra={"app_id": entry.app_id},
             )
-            return None
-        return Notification(
-            notification_id=entry.entry_id,
-            app_id=entry.app_id,
-            session_id=entry.session_id,
-            payload=payload,
-            created_at=entry.created_at,
-            buffered=True,
-        )
+            unreadable.append(entry)
+        return notes, unreadable
+
+    async def _keep(self, entries: list[BufferedNotification]) -> None:
+        """Put unreadable entries back as they were, for inspection."""
+        for entry in entries:
+            try:
+                await self.buffer.push_notification(entry, max_per_app=self.max_per_app)
+            except Exception as exc:
+                logger.warning(
+                    "could not keep unreadable notification %s: %s",
+                    entry.entry_id,
+                    exc,
+                    extra={"app_id": entry.app_id},
+                )
+
+
+def _from_entry(entry: BufferedNotification) -> Notification | str:
+    """The notification ``entry`` holds, or why it cannot be read."""
+    undecodable = unreadable_reason(entry.data)
+    if undecodable is not None:
+        return undecodable
+    try:
+        payload = converter.structure(entry.data, ChannelPayload)
+    except Exception as exc:
+        return "; ".join(describe_structure_error(exc, "data"))
+    return Notification(
+        notification_id=entry.entry_id,
+        app_id=entry.app_id,
+        session_id=entry.session_id,
+        payload=payload,
+        created_at=entry.created_at,
+        buffered=True,
+    )
 
 
 def normalise(payload: ChannelPayload) -> ChannelPayload:

@@ -129,7 +129,7 @@ class WebhookChannel(BaseOutputChannel):
         self._base_headers: dict[str, str] = {}
         self.template: PayloadTemplate | None = None
         self._client: httpx.AsyncClient | None = None
-        self._transport: ShardedTransport | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
         self._extensions: dict[str, Any] = {}
         self._parsed_url: httpx.URL | None = None
         self._overrides = OverrideRedactor()
@@ -225,14 +225,7 @@ class WebhookChannel(BaseOutputChannel):
         """Open the pooled client."""
         if not self._base_headers:  # created without validate_config (a type id used directly)
             self.validate_config()
-        if isinstance(self.verify_ssl, str):
-            # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
-            verify = ssl.create_default_context(cafile=self.verify_ssl)
-        else:
-            verify = _ssl_context(bool(self.verify_ssl))
-        transport = ShardedTransport(
-            concurrency=self.max_concurrency, shard_size=SHARD_SIZE, verify=verify
-        )
+        transport = self.create_transport()
         # The client owns the pools and their lifetime. Requests are built here and handed
         # to its transport: the client's per-request layers (cookie jar, auth and redirect
         # flows, header merging) cost a quarter of the CPU of a request, and none applies
@@ -250,6 +243,23 @@ class WebhookChannel(BaseOutputChannel):
             self._base_headers = _merge_headers(self._base_headers, {"Authorization": credentials})
             parsed = parsed.copy_with(username=None, password=None)
         self._parsed_url = parsed
+
+    def create_transport(self) -> httpx.AsyncBaseTransport:
+        """The transport every request of this instance goes through.
+
+        By default, pooled connections capped at ``max_concurrency`` requests in flight
+        (:class:`ShardedTransport`), verifying TLS as ``verify_ssl`` says. A subclass may
+        return another one: ``httpx.MockTransport`` in tests that are about what the
+        channel sends and how it reads the answer, not about the network.
+        """
+        if isinstance(self.verify_ssl, str):
+            # A CA bundle path (httpx wants a context; verify=<str> is deprecated).
+            verify = ssl.create_default_context(cafile=self.verify_ssl)
+        else:
+            verify = _ssl_context(bool(self.verify_ssl))
+        return ShardedTransport(
+            concurrency=int(self.max_concurrency), shard_size=SHARD_SIZE, verify=verify
+        )
 
     async def on_stop(self) -> None:
         """Close the pooled client."""
